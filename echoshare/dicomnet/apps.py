@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DicomnetConfig(AppConfig):
+    name = "echoshare.dicomnet"
+    label = "dicomnet"
