@@ -7,6 +7,8 @@ hosts and the role of the tier.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -129,7 +131,12 @@ def _database(url: str) -> dict[str, object]:
                     "PRAGMA foreign_keys=ON;"
                 ),
             },
-            "TEST": {"NAME": env_str("ECHOSHARE_TEST_SQLITE", "") or None},
+            # A file, not memory: tests start workers and DICOM listeners as subprocesses
+            # that must see the same database (and WAL needs a file).
+            "TEST": {
+                "NAME": env_str("ECHOSHARE_TEST_SQLITE", "")
+                or str(Path(tempfile.gettempdir()) / f"echoshare-test-{os.getpid()}.sqlite3")
+            },
         }
     if parsed.scheme in ("postgres", "postgresql"):
         return {
