@@ -78,12 +78,19 @@ INSTALLED_APPS = (
 MIDDLEWARE = [
     "echoshare.core.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the apps' folders: the embedded default works with DEBUG
+    # off and without collectstatic; behind nginx, nginx may serve STATIC_ROOT instead.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    *(["django_otp.middleware.OTPMiddleware"] if SERVES_CLINIC else []),
+    *(
+        ["django_otp.middleware.OTPMiddleware", "echoshare.clinic.middleware.StaffIdleMiddleware"]
+        if SERVES_CLINIC
+        else []
+    ),
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -161,6 +168,20 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 JOB_MAX_ATTEMPTS = env_int("ECHOSHARE_JOB_MAX_ATTEMPTS", 5, minimum=1)
 JOB_RETRY_BASE_SECONDS = env_int("ECHOSHARE_JOB_RETRY_BASE_SECONDS", 30, minimum=0)
 JOB_STALE_SECONDS = env_int("ECHOSHARE_JOB_STALE_SECONDS", 60, minimum=5)
+# Jobs (echoshare.jobs): retry cap, heartbeat, shutdown grace, scheduler lease.
+JOB_RETRY_MAX_SECONDS = env_int("ECHOSHARE_JOB_RETRY_MAX_SECONDS", 3600, minimum=0)
+JOB_HEARTBEAT_SECONDS = env_int("ECHOSHARE_JOB_HEARTBEAT_SECONDS", 5, minimum=1)
+JOB_SHUTDOWN_GRACE_SECONDS = env_int("ECHOSHARE_JOB_SHUTDOWN_GRACE_SECONDS", 10, minimum=0)
+JOB_SCHEDULER_LEASE_SECONDS = env_int("ECHOSHARE_JOB_SCHEDULER_LEASE_SECONDS", 30, minimum=2)
+
+# --- Processes (echoshare run / web) --------------------------------------------------------
+HTTP_HOST = env_str("ECHOSHARE_HTTP_HOST", "127.0.0.1")
+HTTP_PORT = env_int("ECHOSHARE_HTTP_PORT", 8000, minimum=0, maximum=65535)
+WEB_WORKERS = env_int("ECHOSHARE_WEB_WORKERS", 2, minimum=1)
+WEB_THREADS = env_int("ECHOSHARE_WEB_THREADS", 4, minimum=1)
+WEB_TIMEOUT_SECONDS = env_int("ECHOSHARE_WEB_TIMEOUT_SECONDS", 60, minimum=5)
+# gunicorn trusts X-Forwarded-* only from ECHOSHARE_TRUSTED_PROXIES (see Portal below).
+ACCESS_LOG = env_bool("ECHOSHARE_ACCESS_LOG", True)
 
 # --- Time and language ----------------------------------------------------------------------
 USE_TZ = True  # stored in UTC
@@ -173,6 +194,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 # --- Static files ---------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+WHITENOISE_USE_FINDERS = True
 
 # --- Portal files and serving ---------------------------------------------------------------
 PORTAL_MEDIA_DIR = Path(env_str("ECHOSHARE_PORTAL_MEDIA_DIR", str(DATA_DIR / "portal-media")))
@@ -181,6 +203,11 @@ PORTAL_MEDIA_OFFLOAD = env_choice("ECHOSHARE_PORTAL_MEDIA_OFFLOAD", "stream", ("
 PORTAL_X_ACCEL_PREFIX = env_str("ECHOSHARE_PORTAL_X_ACCEL_PREFIX", "/protected-media/")
 PORTAL_MAX_ITEM_MB = env_int("ECHOSHARE_PORTAL_MAX_ITEM_MB", 300, minimum=1)
 DEFAULT_SHARE_MONTHS = env_int("ECHOSHARE_DEFAULT_SHARE_MONTHS", 2, minimum=1, maximum=24)
+# Portal core: requests per minute from one client address to the guessable endpoints
+# (password, delete code, failed API logins) before 429 + Retry-After (SECURITY C3).
+PORTAL_BURST_LIMIT = env_int("ECHOSHARE_PORTAL_BURST_LIMIT", 30, minimum=1)
+# Addresses/networks of the reverse proxies whose X-Forwarded-For gives the client address.
+TRUSTED_PROXIES = env_list("ECHOSHARE_TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"])
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_TEMP_DIR = None
@@ -188,6 +215,41 @@ FILE_UPLOAD_TEMP_DIR = None
 # --- Clinic archive -------------------------------------------------------------------------
 ARCHIVE_DIR = Path(env_str("ECHOSHARE_ARCHIVE_DIR", str(DATA_DIR / "archive")))
 RETENTION_YEARS = env_int("ECHOSHARE_RETENTION_YEARS", 20)
+# Largest decoded pixel size (Rows x Columns x frames x samples x bits) an incoming instance
+# may claim: refuses absurd dimensions before anything downstream tries to decode them.
+ARCHIVE_MAX_PIXEL_MB = env_int("ECHOSHARE_ARCHIVE_MAX_PIXEL_MB", 2048, minimum=1)
+ARCHIVE_UPLOAD_MAX_MB = env_int("ECHOSHARE_ARCHIVE_UPLOAD_MAX_MB", 1024, minimum=1)
+
+# --- Imaging (echoshare.imaging) ------------------------------------------------------------
+# What patients get: JPEG stills, thumbnails and H.264 clips, rendered in the task worker.
+IMAGING_JPEG_QUALITY = env_int("ECHOSHARE_IMAGING_JPEG_QUALITY", 90, minimum=50, maximum=100)
+IMAGING_THUMBNAIL_SIZE = env_int("ECHOSHARE_IMAGING_THUMBNAIL_SIZE", 320, minimum=64, maximum=2048)
+# Rows x Columns x frames an item may have; checked from the header before decoding.
+IMAGING_PIXEL_BUDGET = env_int("ECHOSHARE_IMAGING_PIXEL_BUDGET", 600_000_000, minimum=1_000_000)
+IMAGING_H264_CRF = env_int("ECHOSHARE_IMAGING_H264_CRF", 23, minimum=0, maximum=51)
+IMAGING_H264_PRESET = env_choice(
+    "ECHOSHARE_IMAGING_H264_PRESET",
+    "veryfast",
+    ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow"),
+)
+
+# --- DICOM ----------------------------------------------------------------------------------
+# Two called AE titles: everything sent to the archive AE is kept; what is sent to the patient
+# AE is kept too and marked as picked for the patient. Checks E010-E013 validate them.
+DICOM_ARCHIVE_AE = env_str("ECHOSHARE_DICOM_ARCHIVE_AE", "ECHOSHARE")
+DICOM_PATIENT_AE = env_str("ECHOSHARE_DICOM_PATIENT_AE", "ECHOSHARE_PT")
+# Calling AE titles allowed to associate, "AE" or "AE@address"; empty: any caller (F3).
+DICOM_ALLOWED_CALLING_AES = env_list("ECHOSHARE_DICOM_ALLOWED_CALLING_AES", [])
+DICOM_BIND_ADDRESS = env_str("ECHOSHARE_DICOM_BIND_ADDRESS", "0.0.0.0")  # noqa: S104 - a listener
+DICOM_PORT = env_int("ECHOSHARE_DICOM_PORT", 11112, minimum=0, maximum=65535)
+DICOM_IDLE_TIMEOUT = env_int("ECHOSHARE_DICOM_IDLE_TIMEOUT", 60, minimum=1)
+DICOM_ACSE_TIMEOUT = env_int("ECHOSHARE_DICOM_ACSE_TIMEOUT", 30, minimum=1)
+DICOM_DIMSE_TIMEOUT = env_int("ECHOSHARE_DICOM_DIMSE_TIMEOUT", 60, minimum=1)
+DICOM_MAX_ASSOCIATIONS = env_int("ECHOSHARE_DICOM_MAX_ASSOCIATIONS", 16, minimum=1)
+# 128 KiB PDUs cut the per-PDU overhead of large cines (BENCHMARKS.md); 0 means unlimited.
+DICOM_MAX_PDU = env_int("ECHOSHARE_DICOM_MAX_PDU", 131072, minimum=0)
+# Listener processes sharing the port (SO_REUSEPORT): one Python process is bound by its GIL.
+DICOM_PROCESSES = env_int("ECHOSHARE_DICOM_PROCESSES", 1, minimum=1, maximum=64)
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = env_bool("ECHOSHARE_SECURE_COOKIES", not DEBUG)
@@ -219,6 +281,69 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+
+# --- Messages (echoshare.notify) ------------------------------------------------------------
+# Key(s) under which the clinic tier keeps secrets it must be able to read again (message
+# texts carrying a link, delete code or password). Comma-separated: the first encrypts, all
+# decrypt (rotation). Any string; a Fernet key is derived from it.
+CLINIC_SECRETS_KEY = env_str("ECHOSHARE_CLINIC_SECRETS_KEY", "clinic-secrets:" + SECRET_KEY)
+EMAIL_BACKEND = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+}[env_choice("ECHOSHARE_EMAIL_BACKEND", "file", ("console", "file", "smtp"))]
+# Empty: <data>/outbox/email, resolved when a message is sent.
+EMAIL_FILE_PATH = env_str("ECHOSHARE_EMAIL_FILE_DIR", "")
+EMAIL_HOST = env_str("ECHOSHARE_SMTP_HOST", "localhost")
+EMAIL_PORT = env_int("ECHOSHARE_SMTP_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("ECHOSHARE_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = env_str("ECHOSHARE_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("ECHOSHARE_SMTP_STARTTLS", True)
+EMAIL_USE_SSL = env_bool("ECHOSHARE_SMTP_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("ECHOSHARE_SMTP_STARTTLS and ECHOSHARE_SMTP_SSL exclude each other")
+EMAIL_TIMEOUT = env_int("ECHOSHARE_SMTP_TIMEOUT_SECONDS", 30, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("ECHOSHARE_EMAIL_FROM", "echoshare@localhost")
+SMS_BACKEND = env_choice(
+    "ECHOSHARE_SMS_BACKEND", "file", ("console", "file", "twilio", "messagebird", "http")
+)
+SMS_FROM = env_str("ECHOSHARE_SMS_FROM", "echoshare")  # E.164 number or <= 11 letters/digits
+SMS_FILE_DIR = env_str("ECHOSHARE_SMS_FILE_DIR", "")  # empty: <data>/outbox/sms
+SMS_TIMEOUT_SECONDS: float = env_int("ECHOSHARE_SMS_TIMEOUT_SECONDS", 10, minimum=1)
+TWILIO_BASE_URL = env_str("ECHOSHARE_TWILIO_BASE_URL", "https://api.twilio.com").rstrip("/")
+TWILIO_ACCOUNT_SID = env_str("ECHOSHARE_TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = env_str("ECHOSHARE_TWILIO_AUTH_TOKEN", "")
+TWILIO_MESSAGING_SERVICE_SID = env_str("ECHOSHARE_TWILIO_MESSAGING_SERVICE_SID", "")
+MESSAGEBIRD_BASE_URL = env_str(
+    "ECHOSHARE_MESSAGEBIRD_BASE_URL", "https://rest.messagebird.com"
+).rstrip("/")
+MESSAGEBIRD_ACCESS_KEY = env_str("ECHOSHARE_MESSAGEBIRD_ACCESS_KEY", "")
+SMS_HTTP_URL = env_str("ECHOSHARE_SMS_HTTP_URL", "")
+SMS_HTTP_TOKEN = env_str("ECHOSHARE_SMS_HTTP_TOKEN", "")
+MESSAGE_MAX_ATTEMPTS = env_int("ECHOSHARE_MESSAGE_MAX_ATTEMPTS", 8, minimum=1)
+MESSAGE_RETRY_BASE_SECONDS = env_int("ECHOSHARE_MESSAGE_RETRY_BASE_SECONDS", 60, minimum=1)
+MESSAGE_RETRY_MAX_SECONDS = env_int("ECHOSHARE_MESSAGE_RETRY_MAX_SECONDS", 3600, minimum=1)
+MESSAGE_SENDING_STALE_SECONDS = env_int("ECHOSHARE_MESSAGE_SENDING_STALE_SECONDS", 600, minimum=60)
+MESSAGE_TEXT_RETENTION_DAYS = env_int("ECHOSHARE_MESSAGE_TEXT_RETENTION_DAYS", 14, minimum=0)
+MESSAGE_TEMPLATES_DIR = env_str("ECHOSHARE_MESSAGE_TEMPLATES_DIR", "")
+BOOKING_REMINDER_HOURS = env_int("ECHOSHARE_BOOKING_REMINDER_HOURS", 24, minimum=0)  # 0: off
+EXPIRY_REMINDER_DAYS = env_int("ECHOSHARE_EXPIRY_REMINDER_DAYS", 7, minimum=0)  # 0: off
+
+# --- Clinic staff (echoshare.clinic, echoshare.audit) ----------------------------------------
+LOGIN_URL = "/staff/login/"
+LOGIN_REDIRECT_URL = "/staff/"
+OTP_LOGIN_URL = LOGIN_URL
+OTP_TOTP_ISSUER = env_str("ECHOSHARE_STAFF_TOTP_ISSUER", "echoshare")
+# The per-account lockout below counts wrong passwords and wrong codes together; django-otp's
+# own per-device delay on top would refuse a right code typed within seconds of a wrong one.
+OTP_TOTP_THROTTLE_FACTOR = 0
+# A staff session unused for this long ends (only under /staff/; NEN 7510).
+STAFF_IDLE_MINUTES = env_int("ECHOSHARE_STAFF_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60)
+# After this many failed logins in a row an account name is locked; the lock starts at
+# STAFF_LOCKOUT_SECONDS and doubles with every further failure, up to STAFF_LOCKOUT_MAX_SECONDS.
+STAFF_LOCKOUT_AFTER = env_int("ECHOSHARE_STAFF_LOCKOUT_AFTER", 5, minimum=1)
+STAFF_LOCKOUT_SECONDS = env_int("ECHOSHARE_STAFF_LOCKOUT_SECONDS", 60, minimum=1)
+STAFF_LOCKOUT_MAX_SECONDS = env_int("ECHOSHARE_STAFF_LOCKOUT_MAX_SECONDS", 86400, minimum=1)
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("ECHOSHARE_LOG_LEVEL", "info", ("debug", "info", "warning", "error"))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from echoshare.lib.dicom_uid import new_uid
@@ -67,3 +71,72 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.accession_number} {self.scheduled_at:%Y-%m-%d %H:%M}"
+
+
+class StaffAction(models.Model):
+    """No table: holds the staff permissions that belong to no single model (docs/roles.md).
+
+    Checked as "clinic.<codename>", e.g. `staff_required("clinic.upload_dicom")`.
+    """
+
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [
+            ("import_appointments", "Import appointments from a CSV file"),
+            ("view_study", "View studies and their images"),
+            ("upload_dicom", "Upload DICOM files through the web"),
+            ("select_images", "Choose the images a patient gets"),
+            ("publish_share", "Publish images to the patient portal"),
+            ("resend_link", "Send a patient's link again"),
+            ("export_study", "Export a study's DICOM files"),
+            ("request_destruction", "Ask for destruction of archived files (WGBO 7:455)"),
+            ("approve_destruction", "Approve another staff member's destruction request"),
+            ("view_archive_report", "See archive verification results"),
+            ("manage_staff", "Create staff accounts and reset their second factor"),
+        ]
+
+    def __str__(self) -> str:
+        return "staff action"
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self) -> ApiTokenQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiToken(models.Model):
+    """A booking system's key for /staff/api/v1/: only its keyed hash is stored."""
+
+    name = models.CharField(_("name"), max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(_("first characters"), max_length=8, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, editable=False
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("booking API token")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class LoginThrottle(models.Model):
+    """Consecutive failed logins per user name, and until when the name is locked out."""
+
+    username = models.CharField(max_length=150, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.failures} failures"
+
+    def is_locked(self, now: datetime) -> bool:
+        return self.locked_until is not None and self.locked_until > now

@@ -1,0 +1,105 @@
+"""`archive verify` (E3): re-hash every archived file, find missing, changed and unindexed ones.
+
+The result is kept as a `FixityRun` so that administrators see the last one; the scheduler
+runs it weekly (`archive.verify`). It also clears temp files that a crash left in `tmp/`
+(never archived data: nothing answered success for them).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from echoshare.archive import storage
+from echoshare.archive.models import FixityRun, InstanceFile
+from echoshare.audit import events
+from echoshare.audit.services import audit_record
+
+MAX_LISTED_PROBLEMS = 1000
+# A file placed moments ago may still be waiting for its index row to commit.
+IN_FLIGHT = timedelta(minutes=10)
+STALE_TEMP = timedelta(days=1)
+
+
+def archive_verify(*, user: Any = None, source: str = "scheduler") -> FixityRun:
+    run = FixityRun.objects.create(started_at=timezone.now())
+    problems: list[dict[str, str]] = []
+    indexed: set[str] = set()
+    rows = InstanceFile.objects.order_by("pk").values_list("relative_path", "sha256")
+    for relative, sha256 in rows.iterator(chunk_size=2000):
+        indexed.add(relative)
+        path = storage.absolute(relative)
+        if not path.is_file():
+            problems.append({"problem": "missing", "path": relative})
+        elif storage.file_sha256(path) != sha256:
+            problems.append({"problem": "changed", "path": relative})
+    for relative in _unindexed(indexed):
+        problems.append({"problem": "unindexed", "path": relative})
+    _clear_stale_temp_files()
+    counts = {
+        kind: sum(p["problem"] == kind for p in problems)
+        for kind in ("missing", "changed", "unindexed")
+    }
+    with transaction.atomic():
+        run.finished_at = timezone.now()
+        run.checked = len(indexed)
+        run.missing, run.changed, run.unindexed = (
+            counts["missing"],
+            counts["changed"],
+            counts["unindexed"],
+        )
+        run.problems = problems[:MAX_LISTED_PROBLEMS]
+        run.save()
+        audit_record(
+            event=events.ARCHIVE_VERIFIED,
+            outcome=events.SUCCESS if run.ok else events.FAILURE,
+            user=user,
+            object_ref=f"fixity:{run.pk}",
+            detail=f"{run.checked} checked, {run.missing} missing, {run.changed} changed, "
+            f"{run.unindexed} unindexed",
+            source=source,
+        )
+    return run
+
+
+def _unindexed(indexed: set[str]) -> list[str]:
+    root = storage.archive_root()
+    files = storage.files_dir()
+    if not files.exists():
+        return []
+    settle = time.time() - IN_FLIGHT.total_seconds()
+    candidates = [
+        path.relative_to(root).as_posix()
+        for path in files.rglob("*")
+        if path.is_file() and path.relative_to(root).as_posix() not in indexed
+    ]
+    # Indexed while we walked, or placed moments ago and about to be indexed: not a problem.
+    now_indexed = set(
+        InstanceFile.objects.filter(relative_path__in=candidates).values_list(
+            "relative_path", flat=True
+        )
+    )
+    return sorted(
+        relative
+        for relative in candidates
+        if relative not in now_indexed and _mtime(root / relative) < settle
+    )
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return time.time()
+
+
+def _clear_stale_temp_files() -> None:
+    cutoff = time.time() - STALE_TEMP.total_seconds()
+    for path in storage.tmp_dir().iterdir():
+        if path.is_file() and _mtime(path) < cutoff:
+            storage.remove_quietly(path)

@@ -1,0 +1,315 @@
+"""The archive's writes: one ingest function for every source (CONVENTIONS 5), linking,
+destruction on request, purge and export.
+
+`instance_store` is what the DICOM C-STORE handler, the staff web upload and any import call.
+It answers only after the file is durable and its index row committed (E1), stores a re-sent
+identical instance once (E2) and refuses bad input with a DIMSE status (F1).
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from django.db import DatabaseError, IntegrityError, transaction
+from django.utils import timezone
+from pydicom.dataset import FileMetaDataset
+from pydicom.filewriter import write_file_meta_info
+
+from echoshare.archive import storage
+from echoshare.archive.errors import OUT_OF_RESOURCES, IngestRefused
+from echoshare.archive.header import InstanceHeader, header_read
+from echoshare.archive.linking import appointment_for
+from echoshare.archive.models import Instance, InstanceFile, Study
+from echoshare.archive.signals import instance_stored
+from echoshare.audit import events
+from echoshare.audit.services import audit_record
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+__all__ = [
+    "IngestOrigin",
+    "IngestRefused",
+    "IngestResult",
+    "archive_temp_write",
+    "archive_temp_write_dataset",
+    "archive_tmp_dir",
+    "instance_store",
+]
+
+log = logging.getLogger(__name__)
+_INDEX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class IngestOrigin:
+    source: str  # "dicom", "web", "import"
+    calling_ae: str = ""
+    called_ae: str = ""
+    address: str = ""
+    user_id: int | None = None
+    for_patient: bool = False  # arrived on the patient AE title: mark selected for the patient
+
+    def describe(self) -> str:
+        """The audit record's `source`: "dicom:CALLING_AE@address", "web", ..."""
+        if self.source == InstanceFile.Source.DICOM:
+            return f"dicom:{self.calling_ae}@{self.address}"
+        return self.source
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    instance: Instance
+    created: bool  # False when an identical copy was already archived
+
+
+def archive_tmp_dir() -> Path:
+    """A temp folder on the archive's filesystem (so that rename into place is atomic)."""
+    return storage.tmp_dir()
+
+
+def archive_temp_write(*, chunks: Iterable[bytes]) -> Path:
+    """Write a complete Part 10 file given in pieces to a new file in archive_tmp_dir()."""
+    path = storage.new_temp_path(".dcm")
+    try:
+        with path.open("xb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+    except BaseException:
+        storage.remove_quietly(path)
+        raise
+    return path
+
+
+def archive_temp_write_dataset(
+    *, file_meta: FileMetaDataset, encoded_dataset: bytes | BinaryIO
+) -> Path:
+    """Write preamble + File Meta + the dataset's bytes as received (not re-encoded) to a
+    new file in archive_tmp_dir(), for `instance_store(path=..., move=True)`."""
+    path = storage.new_temp_path(".dcm")
+    try:
+        with path.open("xb") as out:
+            out.write(b"\0" * 128 + b"DICM")
+            write_file_meta_info(out, file_meta, enforce_standard=True)  # type: ignore[arg-type]
+            if isinstance(encoded_dataset, bytes | bytearray | memoryview):
+                out.write(encoded_dataset)
+            else:
+                while chunk := encoded_dataset.read(storage.CHUNK):
+                    out.write(chunk)
+    except BaseException:
+        storage.remove_quietly(path)
+        raise
+    return path
+
+
+def instance_store(*, path: Path, origin: IngestOrigin, move: bool = False) -> IngestResult:
+    """Archive the DICOM Part 10 file at `path` durably and index it; see the module doc.
+
+    With `move=True` the file is consumed: renamed into place when it lies in
+    archive_tmp_dir() (copied otherwise), and removed whatever the outcome.
+    Raises IngestRefused (bad input: its DIMSE status; no room or no database: 0xA700).
+    """
+    try:
+        header = header_read(path)
+        temp, sha256, size = _stage(path, move=move)
+    except BaseException:
+        if move:
+            storage.remove_quietly(path)
+        raise
+    try:
+        return _store_staged(header, temp, sha256, size, origin)
+    finally:
+        storage.remove_quietly(temp)  # gone already when it was placed
+
+
+def _stage(path: Path, *, move: bool) -> tuple[Path, str, int]:
+    """A fsynced private copy in the archive's tmp folder, with its hash and size."""
+    try:
+        if move and path.resolve().parent == archive_tmp_dir().resolve():
+            sha256, size = storage.hash_and_sync(path)
+            return path, sha256, size
+        with path.open("rb") as source:
+            staged = storage.stream_to_temp(source)
+        if move:
+            storage.remove_quietly(path)
+        return staged
+    except OSError as exc:
+        raise _no_room(exc) from exc
+
+
+def _store_staged(
+    header: InstanceHeader, temp: Path, sha256: str, size: int, origin: IngestOrigin
+) -> IngestResult:
+    for _attempt in range(_INDEX_ATTEMPTS):
+        duplicate = _identical_copy(header, sha256, origin)
+        if duplicate is not None:
+            return duplicate
+        now = timezone.now()
+        relative = storage.new_relative_path(now)
+        try:
+            final = storage.place(temp, relative)
+        except OSError as exc:
+            raise _no_room(exc) from exc
+        try:
+            return _index(header, str(relative), sha256, size, origin, now)
+        except IntegrityError:
+            # A parallel association indexed the same instance first (E2): take the file
+            # back to tmp and look again; the next round finds the identical copy or
+            # takes the next version number.
+            storage.rename(final, temp)
+        except DatabaseError as exc:
+            storage.remove_quietly(final)
+            log.warning("archive index unavailable: %s", exc)
+            raise IngestRefused(OUT_OF_RESOURCES, "archive database unavailable") from exc
+        except BaseException:
+            storage.remove_quietly(final)
+            raise
+    raise IngestRefused(OUT_OF_RESOURCES, "archive busy: too many concurrent versions")
+
+
+def _no_room(exc: OSError) -> IngestRefused:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        reason = "archive disk full"
+    else:
+        reason = f"archive storage error ({errno.errorcode.get(exc.errno or 0, 'unknown')})"
+    log.error("archive write failed: %s", exc)
+    return IngestRefused(OUT_OF_RESOURCES, reason)
+
+
+def _identical_copy(
+    header: InstanceHeader, sha256: str, origin: IngestOrigin
+) -> IngestResult | None:
+    existing = (
+        InstanceFile.objects.filter(
+            instance__sop_instance_uid=header.sop_instance_uid, sha256=sha256
+        )
+        .select_related("instance")
+        .first()
+    )
+    if existing is None:
+        return None
+    instance = existing.instance
+    if origin.for_patient and not instance.selected_for_patient:
+        with transaction.atomic():
+            Instance.objects.filter(pk=instance.pk).update(selected_for_patient=True)
+            instance.selected_for_patient = True
+            _audit_stored(instance, origin, "already archived; selected for the patient")
+            _notify_on_commit(instance, created=False, origin=origin)
+    return IngestResult(instance=instance, created=False)
+
+
+def _index(
+    header: InstanceHeader,
+    relative: str,
+    sha256: str,
+    size: int,
+    origin: IngestOrigin,
+    now: Any,
+) -> IngestResult:
+    with transaction.atomic():
+        study = _study_for(header, now)
+        instance, _ = Instance.objects.get_or_create(
+            sop_instance_uid=header.sop_instance_uid,
+            defaults={
+                "study": study,
+                "series_instance_uid": header.series_instance_uid,
+                "sop_class_uid": header.sop_class_uid,
+            },
+        )
+        latest = instance.files.order_by("-version").values_list("version", flat=True).first()
+        InstanceFile.objects.create(
+            instance=instance,
+            version=(latest or 0) + 1,
+            relative_path=relative,
+            sha256=sha256,
+            size=size,
+            transfer_syntax_uid=header.transfer_syntax_uid,
+            received_at=now,
+            source=origin.source,
+            calling_ae_title=origin.calling_ae[:16],
+            called_ae_title=origin.called_ae[:16],
+            address=origin.address[:64],
+            user_id=origin.user_id,
+        )
+        _describe(instance, header, for_patient=origin.for_patient)
+        _audit_stored(instance, origin, f"version {(latest or 0) + 1}, {size} bytes")
+        _notify_on_commit(instance, created=True, origin=origin)
+    return IngestResult(instance=instance, created=True)
+
+
+def _study_for(header: InstanceHeader, now: Any) -> Study:
+    study, _ = Study.objects.get_or_create(
+        study_instance_uid=header.study_instance_uid,
+        defaults={
+            "patient_id": header.patient_id,
+            "patient_name": header.patient_name,
+            "accession_number": header.accession_number,
+            "study_date": header.study_date,
+            "study_description": header.study_description,
+            "first_received_at": now,
+            "last_received_at": now,
+            "retain_until": now.date(),  # set properly below
+        },
+    )
+    study.last_received_at = now
+    if study.appointment_id is None:
+        study.appointment = appointment_for(
+            accession_number=header.accession_number,
+            study_instance_uid=header.study_instance_uid,
+            patient_id=header.patient_id,
+            study_date=header.study_date,
+        )
+    study.retain_until = max(study.compute_retain_until(), study.retain_until)
+    study.save()
+    return study
+
+
+def _describe(instance: Instance, header: InstanceHeader, *, for_patient: bool) -> None:
+    """Copy what the newest version says onto the instance row."""
+    instance.series_instance_uid = header.series_instance_uid
+    instance.sop_class_uid = header.sop_class_uid
+    instance.modality = header.modality
+    instance.instance_number = header.instance_number
+    instance.number_of_frames = header.number_of_frames
+    instance.rows = header.rows
+    instance.columns = header.columns
+    instance.selected_for_patient = instance.selected_for_patient or for_patient
+    instance.save()
+
+
+def _patient_ref(study: Study) -> str:
+    if study.appointment_id is not None:
+        return study.appointment.patient.patient_id  # type: ignore[union-attr]
+    return study.patient_id
+
+
+def _audit_stored(instance: Instance, origin: IngestOrigin, detail: str) -> None:
+    audit_record(
+        event=events.IMAGE_UPLOADED if origin.source == "web" else events.IMAGE_STORED,
+        user=_user(origin.user_id),
+        patient_ref=_patient_ref(instance.study),
+        object_ref=f"instance:{instance.key}",
+        detail=detail + ("; for the patient" if origin.for_patient else ""),
+        source=origin.describe(),
+    )
+
+
+def _user(user_id: int | None) -> User | None:
+    if user_id is None:
+        return None
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk=user_id).first()  # type: ignore[return-value]
+
+
+def _notify_on_commit(instance: Instance, *, created: bool, origin: IngestOrigin) -> None:
+    transaction.on_commit(
+        lambda: instance_stored.send(
+            sender=Instance, instance=instance, created=created, for_patient=origin.for_patient
+        )
+    )

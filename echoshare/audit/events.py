@@ -1,0 +1,77 @@
+"""The audit events of the clinic tier (NEN 7513): what `audit_record(event=...)` accepts.
+
+Every value is "<noun>.<verb>" so that records sort and filter by subject. Add a constant here
+(and to docs/roles.md if a role gates it) before recording a new kind of event: an unknown
+event is refused, so a typo cannot create an event nobody searches for.
+"""
+
+from __future__ import annotations
+
+# Outcomes
+SUCCESS = "success"
+FAILURE = "failure"
+DENIED = "denied"  # refused for lack of permission or a lockout
+OUTCOMES = frozenset({SUCCESS, FAILURE, DENIED})
+
+# Staff accounts and sessions
+LOGIN = "staff.login"
+LOGIN_FAILED = "staff.login_failed"
+LOGIN_LOCKED = "staff.login_locked"
+LOGOUT = "staff.logout"
+SESSION_EXPIRED = "staff.session_expired"
+STAFF_CREATED = "staff.created"
+STAFF_CHANGED = "staff.changed"
+OTP_DEVICE_CREATED = "staff.otp_device_created"
+
+# The audit log itself
+AUDIT_VIEWED = "audit.viewed"
+AUDIT_VERIFIED = "audit.verified"
+
+# Patients and appointments
+PATIENT_CREATED = "patient.created"
+PATIENT_CHANGED = "patient.changed"
+PATIENT_VIEWED = "patient.viewed"
+PATIENT_DELETED = "patient.deleted"
+APPOINTMENT_CREATED = "appointment.created"
+APPOINTMENT_CHANGED = "appointment.changed"
+APPOINTMENT_CANCELLED = "appointment.cancelled"
+APPOINTMENT_VIEWED = "appointment.viewed"
+APPOINTMENT_DELETED = "appointment.deleted"
+APPOINTMENT_IMPORTED = "appointment.imported"
+API_TOKEN_CREATED = "api_token.created"  # noqa: S105 - an event name
+API_TOKEN_REVOKED = "api_token.revoked"  # noqa: S105 - an event name
+
+# DICOM and the archive
+WORKLIST_QUERIED = "worklist.queried"
+IMAGE_STORED = "image.stored"
+IMAGE_REFUSED = "image.refused"
+IMAGE_UPLOADED = "image.uploaded"
+INSTANCE_LINKED = "instance.linked"
+STUDY_VIEWED = "study.viewed"
+STUDY_EXPORTED = "study.exported"
+STUDY_SELECTED = "study.selected"
+ARCHIVE_VERIFIED = "archive.verified"
+ARCHIVE_DESTRUCTION_REQUESTED = "archive.destruction_requested"
+ARCHIVE_DESTRUCTION_APPROVED = "archive.destruction_approved"
+ARCHIVE_DESTRUCTION_REJECTED = "archive.destruction_rejected"
+ARCHIVE_DESTRUCTION_EXECUTED = "archive.destruction_executed"
+ARCHIVE_PURGED = "archive.purged"
+BACKUP_CREATED = "backup.created"
+BACKUP_RESTORED = "backup.restored"
+
+# Rendering, publishing and notifying
+IMAGE_RENDERED = "image.rendered"
+PREVIEW_VIEWED = "preview.viewed"
+CROP_SET = "crop.set"
+SHARE_PUBLISHED = "share.published"
+SHARE_DELETED = "share.deleted"
+SHARE_EXPIRED = "share.expired"
+SHARE_PASSWORD_RESET = "share.password_reset"  # noqa: S105 - an event name
+LINK_SENT = "link.sent"
+LINK_SEND_FAILED = "link.send_failed"
+
+ALL_EVENTS = frozenset(
+    value
+    for name, value in list(globals().items())
+    if name.isupper() and isinstance(value, str) and "." in value
+)
