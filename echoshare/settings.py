@@ -337,6 +337,7 @@ OTP_TOTP_ISSUER = env_str("ECHOSHARE_STAFF_TOTP_ISSUER", "echoshare")
 # The per-account lockout below counts wrong passwords and wrong codes together; django-otp's
 # own per-device delay on top would refuse a right code typed within seconds of a wrong one.
 OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # the admin never shows a TOTP secret
 # A staff session unused for this long ends (only under /staff/; NEN 7510).
 STAFF_IDLE_MINUTES = env_int("ECHOSHARE_STAFF_IDLE_MINUTES", 30, minimum=1, maximum=24 * 60)
 # After this many failed logins in a row an account name is locked; the lock starts at

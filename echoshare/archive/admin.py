@@ -9,18 +9,35 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
-from echoshare.archive.models import DestructionRequest, FixityRun, Instance, InstanceFile, Study
+from echoshare.archive.models import (
+    DestructionRequest,
+    FixityRun,
+    Instance,
+    InstanceFile,
+    Study,
+    study_patient_ref,
+)
 from echoshare.archive.retention import (
     DestructionRefused,
     destruction_approve,
     destruction_reject,
     destruction_request,
 )
+from echoshare.audit import events
+from echoshare.audit.services import audit_record
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    view_permission = "clinic.view_study"  # the role table in docs/roles.md
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm(self.view_permission)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(self.view_permission)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -65,6 +82,25 @@ class StudyAdmin(ReadOnlyAdmin):
     search_fields = ["=accession_number", "=patient_id", "=study_instance_uid"]
     readonly_fields = [f.name for f in Study._meta.fields]
 
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)
+        study = Study.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if response.status_code == 200 and study is not None:
+            audit_record(
+                event=events.STUDY_VIEWED,
+                user=request.user,  # type: ignore[arg-type]
+                patient_ref=study_patient_ref(study),
+                object_ref=f"study:{study.key}",
+                source="web",
+            )
+        return response
+
 
 @admin.register(Instance)
 class InstanceAdmin(ReadOnlyAdmin):
@@ -84,6 +120,7 @@ class InstanceAdmin(ReadOnlyAdmin):
 
 @admin.register(FixityRun)
 class FixityRunAdmin(ReadOnlyAdmin):
+    view_permission = "clinic.view_archive_report"
     list_display = ["started_at", "finished_at", "checked", "missing", "changed", "unindexed", "ok"]
     readonly_fields = [f.name for f in FixityRun._meta.fields]
 
@@ -142,6 +179,9 @@ class DestructionRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return user.has_perm("clinic.request_destruction") or user.has_perm(
             "clinic.approve_destruction"
         )
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -18,15 +18,16 @@ anything, and afterwards re-verifies every restored file against the restored in
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
-from django.conf import settings
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
@@ -163,9 +164,13 @@ def _copy_hashed(source: Any, target: Path) -> str:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
+    _copy_durably(io.BytesIO(data), path)
+
+
+def _copy_durably(source: BinaryIO, path: Path) -> None:
     partial = path.with_name(path.name + ".part")
     with partial.open("wb") as out:
-        out.write(data)
+        shutil.copyfileobj(source, out, storage.CHUNK)
         out.flush()
         os.fsync(out.fileno())
     os.replace(partial, path)
@@ -235,7 +240,8 @@ def _restore_database(source: Path, manifest: dict[str, Any]) -> None:
         connections.close_all()
         name = Path(str(connection.settings_dict["NAME"]))
         name.parent.mkdir(parents=True, exist_ok=True)
-        _write_durably(name, dump.read_bytes())
+        with dump.open("rb") as reader:
+            _copy_durably(reader, name)
         return
     connections.close_all()
     subprocess.run(

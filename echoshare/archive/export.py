@@ -11,7 +11,7 @@ from typing import Any
 from django.db import transaction
 
 from echoshare.archive import storage
-from echoshare.archive.models import Study
+from echoshare.archive.models import Study, study_patient_ref
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 
@@ -43,9 +43,7 @@ def study_export(*, study: Study, out: Path, user: Any = None, source: str = "cl
         audit_record(
             event=events.STUDY_EXPORTED,
             user=user,
-            patient_ref=study.appointment.patient.patient_id
-            if study.appointment
-            else study.patient_id,
+            patient_ref=study_patient_ref(study),
             object_ref=f"study:{study.key}",
             detail=f"{count} file(s) to {out.name}",
             source=source,

@@ -79,6 +79,13 @@ class Study(models.Model):
         return add_years(base, settings.RETENTION_YEARS)
 
 
+def study_patient_ref(study: Study) -> str:
+    """The patient reference of audit records: the appointment's patient ID, else as received."""
+    if study.appointment_id is not None:
+        return study.appointment.patient.patient_id  # type: ignore[union-attr]
+    return study.patient_id
+
+
 class Instance(models.Model):
     key = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="instances")

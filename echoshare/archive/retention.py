@@ -20,7 +20,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from echoshare.archive import storage
-from echoshare.archive.models import DestructionRequest, InstanceFile, Study, deletion_allowed
+from echoshare.archive.models import (
+    DestructionRequest,
+    InstanceFile,
+    Study,
+    deletion_allowed,
+    study_patient_ref,
+)
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 
@@ -32,12 +38,6 @@ log = logging.getLogger(__name__)
 
 class DestructionRefused(Exception):
     """A destruction step that the rules do not allow (same person, wrong state ...)."""
-
-
-def _patient_ref(study: Study) -> str:
-    if study.appointment_id is not None:
-        return study.appointment.patient.patient_id  # type: ignore[union-attr]
-    return study.patient_id
 
 
 def _remove_files_after_commit(relative_paths: Iterable[str]) -> None:
@@ -82,7 +82,7 @@ def destruction_request(*, study: Study, requested_by: User, reason: str) -> Des
         audit_record(
             event=events.ARCHIVE_DESTRUCTION_REQUESTED,
             user=requested_by,
-            patient_ref=_patient_ref(study),
+            patient_ref=study_patient_ref(study),
             object_ref=f"destruction:{request.key}",
             detail=reason.strip(),
             source="web",
@@ -109,7 +109,7 @@ def destruction_approve(*, request: DestructionRequest, approved_by: User) -> De
             outcome=events.DENIED if problem else events.SUCCESS,
             user=approved_by,
             responsible_user=request.requested_by,
-            patient_ref=_patient_ref(request.study) if request.study else "",
+            patient_ref=study_patient_ref(request.study) if request.study else "",
             object_ref=f"destruction:{request.key}",
             detail=problem,
             source="web",
@@ -130,7 +130,7 @@ def destruction_reject(*, request: DestructionRequest, rejected_by: User) -> Des
             event=events.ARCHIVE_DESTRUCTION_REJECTED,
             user=rejected_by,
             responsible_user=request.requested_by,
-            patient_ref=_patient_ref(request.study) if request.study else "",
+            patient_ref=study_patient_ref(request.study) if request.study else "",
             object_ref=f"destruction:{request.key}",
             source="web",
         )
@@ -147,7 +147,7 @@ def destructions_execute() -> int:
             if request.status != DestructionRequest.Status.APPROVED:
                 continue  # another scheduler run got it first
             study = request.study
-            patient_ref = _patient_ref(study) if study else ""
+            patient_ref = study_patient_ref(study) if study else ""
             files = _delete_study(study) if study else 0
             request.study = None  # SET_NULL by the delete; the UID stays on the request
             request.status = DestructionRequest.Status.EXECUTED
@@ -188,7 +188,7 @@ def archive_purge(*, today: date | None = None, dry_run: bool, user: Any = None)
             if dry_run:
                 row["files"] = InstanceFile.objects.filter(instance__study=study).count()
             else:
-                patient_ref = _patient_ref(study)
+                patient_ref = study_patient_ref(study)
                 row["files"] = _delete_study(study)
                 audit_record(
                     event=events.ARCHIVE_PURGED,

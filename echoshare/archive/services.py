@@ -24,13 +24,15 @@ from echoshare.archive import storage
 from echoshare.archive.errors import OUT_OF_RESOURCES, IngestRefused
 from echoshare.archive.header import InstanceHeader, header_read
 from echoshare.archive.linking import appointment_for
-from echoshare.archive.models import Instance, InstanceFile, Study
+from echoshare.archive.models import Instance, InstanceFile, Study, study_patient_ref
 from echoshare.archive.signals import instance_stored
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
+
+    from echoshare.clinic.models import Appointment
 
 __all__ = [
     "IngestOrigin",
@@ -40,6 +42,7 @@ __all__ = [
     "archive_temp_write_dataset",
     "archive_tmp_dir",
     "instance_store",
+    "study_link",
 ]
 
 log = logging.getLogger(__name__)
@@ -282,17 +285,11 @@ def _describe(instance: Instance, header: InstanceHeader, *, for_patient: bool) 
     instance.save()
 
 
-def _patient_ref(study: Study) -> str:
-    if study.appointment_id is not None:
-        return study.appointment.patient.patient_id  # type: ignore[union-attr]
-    return study.patient_id
-
-
 def _audit_stored(instance: Instance, origin: IngestOrigin, detail: str) -> None:
     audit_record(
         event=events.IMAGE_UPLOADED if origin.source == "web" else events.IMAGE_STORED,
         user=_user(origin.user_id),
-        patient_ref=_patient_ref(instance.study),
+        patient_ref=study_patient_ref(instance.study),
         object_ref=f"instance:{instance.key}",
         detail=detail + ("; for the patient" if origin.for_patient else ""),
         source=origin.describe(),
@@ -313,3 +310,22 @@ def _notify_on_commit(instance: Instance, *, created: bool, origin: IngestOrigin
             sender=Instance, instance=instance, created=created, for_patient=origin.for_patient
         )
     )
+
+
+def study_link(*, study: Study, appointment: Appointment, user: User) -> Study:
+    """Link an unmatched study to its appointment by hand (staff), audited."""
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=study.pk)
+        previous = study.appointment_id
+        study.appointment = appointment
+        study.save(update_fields=["appointment"])
+        audit_record(
+            event=events.INSTANCE_LINKED,
+            user=user,
+            patient_ref=appointment.patient.patient_id,
+            object_ref=f"study:{study.key}",
+            detail=f"linked to appointment {appointment.accession_number}"
+            + (" (was linked to another)" if previous else ""),
+            source="web",
+        )
+    return study

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 TOTP_DEVICE_NAME = "authenticator app"
+FAILURE_MEMORY = timedelta(days=1)
 
 
 def staff_create(
@@ -96,9 +97,17 @@ def lockout_remaining(username: str) -> int:
 
 
 def login_failure_register(username: str) -> LoginThrottle:
-    """Count a failed login; from STAFF_LOCKOUT_AFTER on, lock for a doubling time."""
+    """Count a failed login; from STAFF_LOCKOUT_AFTER on, lock for a doubling time.
+
+    Failures older than a day with no lock running are forgotten, so a typo a month does not
+    add up to a lockout; their rows are removed on the way (names nobody has are counted too).
+    """
     now = timezone.now()
+    forget_before = now - FAILURE_MEMORY
     with transaction.atomic():
+        LoginThrottle.objects.filter(last_failure_at__lt=forget_before).exclude(
+            locked_until__gt=now
+        ).delete()
         throttle, _ = LoginThrottle.objects.select_for_update().get_or_create(username=username)
         throttle.failures += 1
         throttle.last_failure_at = now

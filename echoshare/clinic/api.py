@@ -12,17 +12,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
-from echoshare.clinic.booking_input import BookingInvalid, parse_booking, parse_datetime
+from echoshare.clinic.booking_input import (
+    Booking,
+    BookingInvalid,
+    FieldCollector,
+    parse_booking,
+    parse_datetime,
+)
 from echoshare.clinic.models import ApiToken, Appointment
 from echoshare.clinic.services import (
     BookingConflict,
@@ -89,8 +96,17 @@ def _json_body(request: HttpRequest) -> dict[str, Any] | JsonResponse:
     return body
 
 
-def _scheduled_at(raw: dict[str, Any]) -> Callable[[Any], Any]:
+def _scheduled_at(raw: dict[str, Any]) -> Callable[[FieldCollector], datetime | None]:
     return lambda collector: collector.get(raw, "scheduled_at", parse_datetime)
+
+
+def _apply(booking: Booking, source: str) -> tuple[Appointment, str]:
+    """booking_apply, once more if a parallel request created the same patient or accession
+    number between our check and our insert: the second try finds it and changes it."""
+    try:
+        return booking_apply(booking=booking, source=source)
+    except IntegrityError:
+        return booking_apply(booking=booking, source=source)
 
 
 @token_required
@@ -110,7 +126,7 @@ def appointments(request: HttpRequest, token: ApiToken) -> HttpResponse:
             scheduled_at=_scheduled_at(body),
             patient_prefix="patient.",
         )
-        appointment, outcome = booking_apply(booking=booking, source=_source(token, request))
+        appointment, outcome = _apply(booking, _source(token, request))
     except BookingInvalid as exc:
         return _error(400, "invalid booking", exc.errors)
     except BookingConflict as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import TYPE_CHECKING, Any
@@ -18,7 +19,13 @@ from django.conf import settings
 from django.db import transaction
 
 from echoshare.audit import events
-from echoshare.clinic.booking_input import Booking, BookingInvalid, parse_booking, parse_date
+from echoshare.clinic.booking_input import (
+    Booking,
+    BookingInvalid,
+    FieldCollector,
+    parse_booking,
+    parse_date,
+)
 from echoshare.clinic.models import Appointment, Patient
 from echoshare.clinic.services import appointment_create, patient_upsert
 
@@ -97,8 +104,8 @@ def _reader(text: str) -> tuple[list[str], Any]:
     return header, reader
 
 
-def _scheduled_at(values: dict[str, str]) -> Any:
-    def parse(collector: Any) -> datetime | None:
+def _scheduled_at(values: dict[str, str]) -> Callable[[FieldCollector], datetime | None]:
+    def parse(collector: FieldCollector) -> datetime | None:
         day = collector.get(values, "date", parse_date)
         clock = collector.get(values, "time", _parse_time)
         if day is None or clock is None:

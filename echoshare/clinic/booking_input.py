@@ -153,7 +153,7 @@ def _choice(value: str, choices: tuple[str, ...], default: str) -> str:
     return value
 
 
-class _Collector:
+class FieldCollector:
     """Runs each field's parser and keeps one error message per field."""
 
     def __init__(self) -> None:
@@ -174,17 +174,19 @@ class _Collector:
         elif isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # a booking system may send IDs as numbers
         try:
-            if not isinstance(value, str | bool):
-                raise ValueError("expected text")
-            if isinstance(value, bool) and default not in (True, False):
-                raise ValueError("expected text")
+            # Yes/no fields take JSON booleans or text; every other field takes text only.
+            allowed = (str, bool) if isinstance(default, bool) else (str,)
+            if not isinstance(value, allowed):
+                raise ValueError(
+                    "expected yes/no" if isinstance(default, bool) else "expected text"
+                )
             return parse(value)
         except ValueError as exc:
             self.errors[prefix + name] = str(exc)
             return None
 
 
-def _patient(c: _Collector, raw: Mapping[str, object], prefix: str) -> dict[str, Any]:
+def _patient(c: FieldCollector, raw: Mapping[str, object], prefix: str) -> dict[str, Any]:
     def text(limit: int, required: bool = False) -> Callable[[str], str]:
         return lambda v: _text(v, max_length=limit, required=required)
 
@@ -204,7 +206,7 @@ def _patient(c: _Collector, raw: Mapping[str, object], prefix: str) -> dict[str,
     }
 
 
-def _appointment(c: _Collector, raw: Mapping[str, object]) -> dict[str, Any]:
+def _appointment(c: FieldCollector, raw: Mapping[str, object]) -> dict[str, Any]:
     return {
         "exam_type": c.get(raw, "exam_type", lambda v: _text(v, max_length=128, required=True)),
         "modality": c.get(raw, "modality", lambda v: _dicom_text(v, max_length=16) or "US"),
@@ -217,11 +219,11 @@ def parse_booking(
     *,
     appointment: Mapping[str, object],
     patient: Mapping[str, object],
-    scheduled_at: Callable[[_Collector], datetime | None],
+    scheduled_at: Callable[[FieldCollector], datetime | None],
     patient_prefix: str = "",
 ) -> Booking:
     """A Booking from raw values, or BookingInvalid naming every refused field."""
-    c = _Collector()
+    c = FieldCollector()
     patient_values = _patient(c, patient, patient_prefix)
     when = scheduled_at(c)
     values = _appointment(c, appointment)

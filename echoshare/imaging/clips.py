@@ -8,11 +8,15 @@ Frames are encoded as they arrive; memory holds only the encoder's few frames of
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import struct
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
@@ -51,26 +55,64 @@ def encode_clip(
         str(path), "w", format="mp4", options={"movflags": "+faststart", "fflags": "+bitexact"}
     )
     stream: av.VideoStream | None = None
-    count, width, height = 0, 0, 0
+    count = 0
     try:
-        for frame in frames:
+        for frame in _prepared(frames):
             if stream is None:
-                height, width = frame.shape[:2]
-                if width % 2 or height % 2:
-                    raise ValueError(f"H.264 needs even dimensions, got {width}x{height}")
-                stream = _video_stream(container, width, height, frame_rate, settings)
-            elif frame.shape[:2] != (height, width):
+                stream = _video_stream(container, frame.width, frame.height, frame_rate, settings)
+            elif (frame.width, frame.height) != (stream.width, stream.height):
                 raise ImageRefused("the frames of the clip differ in size")
-            video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-            video_frame.pts = count
-            container.mux(stream.encode(video_frame))
+            frame.pts = count
+            container.mux(stream.encode(frame))
             count += 1
         if stream is None:
             raise ImageRefused("broken pixel data: no frame to encode")
         container.mux(stream.encode(None))
     finally:
         container.close()
-    return ClipInfo(frames=count, width=width, height=height, frame_rate=frame_rate)
+    return ClipInfo(frames=count, width=stream.width, height=stream.height, frame_rate=frame_rate)
+
+
+_END = object()
+
+
+def _prepared(frames: Iterable[np.ndarray], depth: int = 4) -> Iterator[av.VideoFrame]:
+    """The frames as yuv420p VideoFrames, made in a second thread while x264 encodes.
+
+    Reading, masking and the RGB to YUV conversion then overlap with encoding, as they do in
+    the ffmpeg command line. At most `depth` frames wait in between: memory stays bounded.
+    Exceptions in the producer (ImageRefused for broken input) surface here.
+    """
+    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for array in frames:
+                if stop.is_set():
+                    return
+                height, width = array.shape[:2]
+                if width % 2 or height % 2:
+                    raise ValueError(f"H.264 needs even dimensions, got {width}x{height}")
+                rgb = av.VideoFrame.from_ndarray(np.ascontiguousarray(array), format="rgb24")
+                ready.put(rgb.reformat(format="yuv420p"))
+            ready.put(_END)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            ready.put(exc)
+
+    producer = threading.Thread(target=produce, name="clip-frames", daemon=True)
+    producer.start()
+    try:
+        while (item := ready.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield cast(av.VideoFrame, item)
+    finally:
+        stop.set()
+        while producer.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                ready.get(timeout=0.05)
+        producer.join()
 
 
 def _video_stream(
@@ -83,6 +125,9 @@ def _video_stream(
     stream = container.add_stream("libx264", rate=frame_rate)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     stream.codec_context.time_base = 1 / frame_rate
+    # As the ffmpeg command line does: x264's frame threads (PyAV's default, slice threads,
+    # is markedly slower).
+    stream.codec_context.thread_type = "AUTO"
     stream.options = {
         "crf": str(settings.crf),
         "preset": settings.preset,

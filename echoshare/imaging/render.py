@@ -1,11 +1,11 @@
 """Render one archived DICOM item into what a patient may get: the pure entry point.
 
     header  -> which mask (validated regions, a device rule, a staff crop, or needs review)
-    frames  -> display space -> masked -> checked black outside the mask
+    frames  -> display space -> masked (black outside what is kept)
             -> still (chosen frame), thumbnail, and for a cine an H.264 clip
 
-Nothing is written for an item that needs review. No database access here: device rules come
-in as DeviceRuleSpec values (see models.DeviceRule.objects.specs()).
+Nothing is left behind for an item that needs review or is refused. No database access here:
+device rules come in as DeviceRuleSpec values (see models.DeviceRule.objects.specs()).
 """
 
 from __future__ import annotations
@@ -202,8 +202,41 @@ def render_frames(
     frame_rate: Fraction,
     still_frame: int,
 ) -> RenderResult:
-    """Write the still, thumbnail and (`as_clip`) the clip of masked frames."""
+    """Write the still, thumbnail and (`as_clip`) the clip of masked frames.
+
+    On any failure (ImageRefused for input found broken half-way) the files written so far
+    are removed again, so a refused item never leaves a partial clip.
+    """
+    created_dir = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _write_outputs(
+            frames,
+            out_dir=out_dir,
+            settings=settings,
+            mask=mask,
+            as_clip=as_clip,
+            frame_rate=frame_rate,
+            still_frame=still_frame,
+        )
+    except BaseException:
+        for name in (STILL_NAME, THUMBNAIL_NAME, CLIP_NAME):
+            (out_dir / name).unlink(missing_ok=True)
+        if created_dir:
+            out_dir.rmdir()
+        raise
+
+
+def _write_outputs(
+    frames: Iterator[np.ndarray],
+    *,
+    out_dir: Path,
+    settings: RenderSettings,
+    mask: Mask,
+    as_clip: bool,
+    frame_rate: Fraction,
+    still_frame: int,
+) -> RenderResult:
     kept: list[np.ndarray] = []
 
     def keeping_still(source: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

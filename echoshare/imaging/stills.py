@@ -40,7 +40,7 @@ def encode_thumbnail(frame: np.ndarray, *, size: int, quality: int) -> bytes:
 
 def _save(image: Image.Image, *, quality: int) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality, progressive=True, optimize=True)
+    image.save(buffer, format="JPEG", quality=quality, progressive=True)
     return only_allowed_segments(buffer.getvalue())
 
 

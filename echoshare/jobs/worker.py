@@ -19,7 +19,6 @@ import socket
 import sys
 import threading
 from types import FrameType
-from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -107,6 +106,7 @@ class JobWorker(Worker):
             worker_id=worker_id,
             excluded_queue_names=[],
         )
+        self.in_job_code = False
 
     def configure_signals(self) -> None:
         super().configure_signals()
@@ -115,19 +115,21 @@ class JobWorker(Worker):
     def shutdown(self, signum: int, frame: FrameType | None) -> None:
         if not self.running:
             logger.warning("second %s: stopping now", signal.strsignal(signum))
-            if self.running_task:
+            if self.in_job_code:
                 raise WorkerStopping
-            sys.exit(1)
+            if not self.running_task:
+                sys.exit(1)
+            return  # settling a finished job takes a moment; the loop ends after it
         logger.warning("%s: stopping after the current job", signal.strsignal(signum))
         self.running = False
-        if self.running_task and settings.JOB_SHUTDOWN_GRACE_SECONDS:
+        if self.in_job_code and settings.JOB_SHUTDOWN_GRACE_SECONDS:
             signal.alarm(settings.JOB_SHUTDOWN_GRACE_SECONDS)
-        elif self.running_task:
+        elif self.in_job_code:
             raise WorkerStopping
         # Idle: the loop sees `running` is off within one interval and returns.
 
     def _grace_over(self, signum: int, frame: FrameType | None) -> None:
-        if self.running_task:
+        if self.in_job_code:
             logger.warning("job still running after the shutdown grace period: giving it back")
             raise WorkerStopping
 
@@ -152,12 +154,17 @@ class JobWorker(Worker):
             backend = type(task.get_backend())
             task_started.send(sender=backend, task_result=task_result)
             args, kwargs = task_result.args, task_result.kwargs
-            value: Any
             if task.takes_context:
-                context = TaskContext(task_result=task_result)  # type: ignore[arg-type]
-                value = task.call(context, *args, **kwargs)
-            else:
+                args = [TaskContext(task_result=task_result), *args]  # type: ignore[arg-type]
+            # Only the job's own code may be interrupted by a stop: never the settling below.
+            self.in_job_code = True
+            try:
+                if not self.running:  # a stop came in while the job was being set up
+                    raise WorkerStopping
                 value = task.call(*args, **kwargs)
+            finally:
+                self.in_job_code = False
+                signal.alarm(0)
             settled = job_succeed(result=db_task_result, return_value=value)
         except (WorkerStopping, KeyboardInterrupt):
             raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import smtplib
 from email.utils import formataddr, parseaddr
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -33,10 +34,16 @@ def _message_id(message: Message) -> str:
     return f"<{message.reference.hex}@{domain}>"
 
 
+def email_outbox_dir() -> Path:
+    """Where the `file` backend writes mails (the demo prints them from here)."""
+    if settings.EMAIL_FILE_PATH:
+        return Path(settings.EMAIL_FILE_PATH)
+    return Path(settings.DATA_DIR) / "outbox" / "email"
+
+
 def _connection() -> Any:
     if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend"):
-        folder = settings.EMAIL_FILE_PATH or str(settings.DATA_DIR / "outbox" / "email")
-        return get_connection(fail_silently=False, file_path=folder)
+        return get_connection(fail_silently=False, file_path=str(email_outbox_dir()))
     return get_connection(fail_silently=False)
 
 

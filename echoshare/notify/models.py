@@ -13,6 +13,12 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class MessageQuerySet(models.QuerySet["Message"]):
+    def needing_staff(self) -> MessageQuerySet:
+        """Messages that will not go out without a person: given up, or outcome unknown."""
+        return self.filter(state__in=(Message.State.GAVE_UP, Message.State.UNKNOWN))
+
+
 class Message(models.Model):
     class Kind(models.TextChoices):
         BOOKING_CONFIRMATION = "booking_confirmation", _("booking confirmation")
@@ -69,6 +75,8 @@ class Message(models.Model):
         editable=False,
     )
     retried_at = models.DateTimeField(null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

@@ -105,7 +105,7 @@ def message_queue(
         "text": rendered.text,
         "html": rendered.html,
         "from_name": str(context["clinic_name"]),
-        "secrets": [str(context[key]) for key in SECRET_KEYS if context.get(key)],
+        "secrets": _secrets(context),
     }
     now = timezone.now()
     message = Message(
@@ -127,6 +127,16 @@ def message_queue(
         return _same_or_conflict(existing, kind=kind, channel=channel)
     _enqueue_after_commit(message.pk, send_after if send_after and send_after > now else None)
     return message
+
+
+def _secrets(context: dict[str, Any]) -> list[str]:
+    """The values to keep out of error texts: link, delete code, password, and the link's
+    token on its own (a provider may echo the text URL-encoded)."""
+    secrets = [str(context[key]) for key in SECRET_KEYS if context.get(key)]
+    token = str(context.get("link") or "").rstrip("/").rsplit("/", 1)[-1]
+    if len(token) >= 16:
+        secrets.append(token)
+    return secrets
 
 
 def _same_or_conflict(existing: Message, *, kind: str, channel: str) -> Message:
@@ -161,13 +171,13 @@ def _redacted(text: str, secrets: list[str]) -> str:
     return text[:ERROR_MAX_CHARS]
 
 
-def _deliver(message: Message, payload: dict[str, Any]) -> tuple[str, str, bool]:
-    """(provider, provider message id, provider dedupes) or a DeliveryError."""
+def _deliver(message: Message, payload: dict[str, Any]) -> tuple[str, str]:
+    """(provider, provider message id), or a DeliveryError."""
     if message.channel == Message.Channel.EMAIL:
         message_id = email_deliver(
             message=message, payload=payload, clinic_name=payload.get("from_name", "")
         )
-        return EMAIL_PROVIDER, message_id, False
+        return EMAIL_PROVIDER, message_id
     backend = sms_backend()
     try:
         provider_id = backend.send(
@@ -180,7 +190,7 @@ def _deliver(message: Message, payload: dict[str, Any]) -> tuple[str, str, bool]
         if backend.dedupes:  # the provider drops the copy: sending again is safe
             raise NotDeliveredError(str(exc)) from exc
         raise
-    return backend.name, provider_id, backend.dedupes
+    return backend.name, provider_id
 
 
 def message_send(*, message: Message) -> Message:
@@ -195,7 +205,7 @@ def message_send(*, message: Message) -> Message:
     secrets = list(payload.get("secrets", []))
     provider = EMAIL_PROVIDER if message.channel == Message.Channel.EMAIL else settings.SMS_BACKEND
     try:
-        provider, provider_id, _ = _deliver(message, payload)
+        provider, provider_id = _deliver(message, payload)
     except RejectedError as exc:
         return _finish(
             message, State.GAVE_UP, error=_redacted(str(exc), secrets), provider=provider
@@ -206,11 +216,7 @@ def message_send(*, message: Message) -> Message:
             return _finish(message, State.GAVE_UP, error=error, provider=provider)
         delay = retry_delay(message.attempts, exc.retry_after)
         return _finish(message, State.FAILED, error=error, provider=provider, delay=delay)
-    except OutcomeUnknownError as exc:
-        return _finish(
-            message, State.UNKNOWN, error=_redacted(str(exc), secrets), provider=provider
-        )
-    except DeliveryError as exc:
+    except DeliveryError as exc:  # OutcomeUnknownError: it may have gone out
         return _finish(
             message, State.UNKNOWN, error=_redacted(str(exc), secrets), provider=provider
         )

@@ -6,6 +6,7 @@ clinic, and another clinic's share id answers 404 exactly like an unknown one.
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import timedelta
 from typing import Any
@@ -28,6 +29,8 @@ from echoshare.portal.api_support import (
 from echoshare.portal.api_upload import parse_create_request
 from echoshare.portal.models import Share, ShareEvent, ShareItem
 from echoshare.portal.services import ShareError
+
+log = logging.getLogger(__name__)
 
 # Events younger than this are not handed out yet: on PostgreSQL an event id can become
 # visible after a higher one, and a cursor must never skip an event.
@@ -98,16 +101,20 @@ def shares_create(request: ApiRequest) -> HttpResponse:
     replay = services.share_replay(
         clinic=request.clinic, idempotency_key=key, request_hash=parsed.request_hash
     )
-    created = replay or services.share_create(
-        clinic=request.clinic,
-        idempotency_key=key,
-        request_hash=parsed.request_hash,
-        password_hash=parsed.password_hash,
-        delete_code_hash=parsed.delete_code_hash,
-        items=parsed.items(),
-        language=parsed.language,
-        expires_at=parsed.expires_at,
-    )
+    try:
+        created = replay or services.share_create(
+            clinic=request.clinic,
+            idempotency_key=key,
+            request_hash=parsed.request_hash,
+            password_hash=parsed.password_hash,
+            delete_code_hash=parsed.delete_code_hash,
+            items=parsed.items(),
+            language=parsed.language,
+            expires_at=parsed.expires_at,
+        )
+    except OSError as exc:  # disk full, storage gone: nothing was kept, the clinic retries
+        log.error("storing a share's files failed: %s", exc.strerror or type(exc).__name__)
+        return error("storage_unavailable", "the portal could not store the files", 503)
     body = share_json(created.share) | {"url": created.url}
     response = JsonResponse(body, status=201 if created.created else 200)
     if not created.created:
@@ -129,7 +136,7 @@ def _cursor(request: HttpRequest) -> tuple[int, int]:
         limit = int(request.GET.get("limit", str(EVENT_PAGE_MAX)))
     except ValueError as exc:
         raise ShareError("invalid_cursor", "after and limit must be whole numbers") from exc
-    if after < 0 or not 1 <= limit <= EVENT_PAGE_MAX:
+    if not 0 <= after < 2**63 or not 1 <= limit <= EVENT_PAGE_MAX:
         raise ShareError("invalid_cursor", f"after >= 0, 1 <= limit <= {EVENT_PAGE_MAX}")
     return after, limit
 

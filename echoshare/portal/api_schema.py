@@ -90,7 +90,8 @@ _CREATE = {
         "410": _json(_ref("Error"), "the share of this key was purged"),
         "413": _json(_ref("Error"), "a file over the size limit, or an image bomb"),
         "415": _json(_ref("Error"), "not multipart, or a file that is not JPEG/H.264 MP4"),
-        "422": _json(_ref("Error"), "a file that does not decode, is empty, or has audio"),
+        "422": _json(_ref("Error"), "a file that is empty, does not decode, has audio or metadata"),
+        "503": _json(_ref("Error"), "the portal could not store the files; retry later"),
     }
     | _errors("400", "401", "409", "429"),
 }

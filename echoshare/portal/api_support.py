@@ -94,7 +94,7 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise ShareError("invalid_json", "the body is not valid JSON") from exc
     if not isinstance(body, dict):
         raise ShareError("invalid_json", "the body must be a JSON object")
@@ -102,7 +102,10 @@ def json_body(request: HttpRequest) -> dict[str, Any]:
 
 
 def parse_time(value: object, field: str) -> datetime:
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise ShareError("invalid_field", f"{field}: an ISO 8601 time with a UTC offset")
     return parsed

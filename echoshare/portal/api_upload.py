@@ -85,7 +85,7 @@ def _multipart(request: HttpRequest) -> tuple[dict[str, Any], dict[str, Uploaded
         raise ShareError("manifest_missing", "a JSON part named 'manifest' is required")
     try:
         manifest = json.loads(raw_manifest)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ShareError("invalid_manifest", "the manifest is not valid JSON") from exc
     if not isinstance(manifest, dict):
         raise ShareError("invalid_manifest", "the manifest must be a JSON object")

@@ -17,7 +17,8 @@ from django.views.decorators.http import require_http_methods
 from echoshare.lib.zipstream import zip_size, zip_stream
 from echoshare.portal.gallery_items import MEDIA_KINDS
 from echoshare.portal.models import ShareEvent, ShareItem
-from echoshare.portal.pages import ZIP_NAME, gone, opened_share, zip_members
+from echoshare.portal.pages import ZIP_NAME, gone, zip_members
+from echoshare.portal.patient_session import session_has_share
 from echoshare.portal.services import event_record, share_find
 from echoshare.portal.serving import NO_STORE, content_disposition, file_response
 
@@ -52,10 +53,10 @@ def _starts_at_zero(request: HttpRequest) -> bool:
 
 @require_http_methods(["GET", "HEAD"])
 def media(request: HttpRequest, token: str, item_id: str, kind: str) -> HttpResponseBase:
-    if share_find(token=token) is None:
-        return gone(request)
-    share = opened_share(request, token)
+    share = share_find(token=token)
     if share is None:
+        return gone(request)
+    if not session_has_share(request, share):
         return _forbidden()
     item = share.items.filter(public_id=item_id).first() if kind in MEDIA_KINDS else None
     path, content_type = _item_file(item, kind) if item else (None, "")
@@ -74,10 +75,10 @@ def media(request: HttpRequest, token: str, item_id: str, kind: str) -> HttpResp
 @require_http_methods(["GET", "HEAD"])
 def download_all(request: HttpRequest, token: str) -> HttpResponseBase:
     """Every item in one stored zip, written while it streams (memory stays flat)."""
-    if share_find(token=token) is None:
-        return gone(request)
-    share = opened_share(request, token)
+    share = share_find(token=token)
     if share is None:
+        return gone(request)
+    if not session_has_share(request, share):
         return _forbidden()
     try:
         members = zip_members(share)

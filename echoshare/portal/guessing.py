@@ -50,6 +50,7 @@ def retry_after_seconds(share: Share, now: datetime) -> int | None:
 class Reservation:
     granted: bool
     share: Share  # the row as it was when the reservation was decided
+    locks: bool = False  # this attempt, if wrong, is the one that locks the share
 
 
 def password_attempt_reserve(*, share_id: int, now: datetime) -> Reservation:
@@ -74,7 +75,8 @@ def password_attempt_reserve(*, share_id: int, now: datetime) -> Reservation:
             hard_locked=total >= PASSWORD_HARD_LIMIT,
         )
         if updated:
-            return Reservation(granted=True, share=current)
+            locks = lock is not None or total >= PASSWORD_HARD_LIMIT
+            return Reservation(granted=True, share=current, locks=locks)
     # The row kept changing under us: behave as locked rather than skip the cap.
     return Reservation(granted=False, share=Share.objects.get(pk=share_id))
 

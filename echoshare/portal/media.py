@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 from django.conf import settings
 
 _CHUNK = 1024 * 1024
+_STORAGE_DIR = re.compile(r"^[0-9a-f]{32}$")  # models.new_storage_dir
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,28 @@ def store_file(source: IO[bytes], *, folder: str, suffix: str) -> StoredFile:
 def remove_file(path: Path) -> None:
     """Remove one file; a file already gone is fine (purges are re-run after failures)."""
     path.unlink(missing_ok=True)
+
+
+def orphan_folders(*, known: set[str], older_than: datetime) -> list[Path]:
+    """Share folders no share row names, last changed before `older_than`: left by a
+    create request that died between storing its files and committing its rows."""
+    root = media_root()
+    if not root.is_dir():
+        return []
+    found = []
+    for entry in root.iterdir():
+        if not _STORAGE_DIR.match(entry.name) or entry.name in known or not entry.is_dir():
+            continue
+        if datetime.fromtimestamp(entry.stat().st_mtime, UTC) < older_than:
+            found.append(entry)
+    return found
+
+
+def remove_tree(folder: Path) -> None:
+    """Remove a share folder with the files in it (it holds no subfolders)."""
+    for path in folder.iterdir():
+        remove_file(path)
+    folder.rmdir()
 
 
 def remove_folder(folder: Path) -> None:

@@ -17,8 +17,6 @@ from django.core.files.storage import FileSystemStorage
 from django.db import models
 from django.utils import timezone
 
-
-
 _PUBLIC_ID_ALPHABET = string.ascii_letters + string.digits
 
 

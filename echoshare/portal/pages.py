@@ -37,8 +37,9 @@ from echoshare.portal.services import (
 )
 
 # Pages with a form: with `no-referrer`, browsers send `Origin: null` on the form's POST and
-# Django's CSRF check refuses it. `same-origin` still sends nothing to any other site.
-FORM_REFERRER_POLICY = "same-origin"
+# Django's CSRF check refuses it. `strict-origin` sends the origin (scheme and host) only,
+# so the token in the path still appears in no Referer, not even towards the portal itself.
+FORM_REFERRER_POLICY = "strict-origin"
 FORM_TEMPLATES = {"portal/link.html", "portal/delete.html"}
 ZIP_NAME = "echo.zip"
 DELETE_CODE_LENGTH = 4
@@ -134,14 +135,6 @@ def _check_password(request: HttpRequest, token: str, share: Share) -> HttpRespo
     if status == 429:
         response["Retry-After"] = str(result.retry_after)
     return response
-
-
-def opened_share(request: HttpRequest, token: str) -> Share | None:
-    """The share of `token` if it is open and this session gave its password (B2)."""
-    share = share_find(token=token)
-    if share is None or not session_has_share(request, share):
-        return None
-    return share
 
 
 def zip_members(share: Share) -> list[ZipMember]:

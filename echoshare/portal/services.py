@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import IO
 
 from django.conf import settings
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -32,7 +33,7 @@ from echoshare.lib.secrets import (
     new_token,
     normalize_delete_code,
 )
-from echoshare.portal import guessing, media
+from echoshare.portal import guessing, media, uploads
 from echoshare.portal.models import ApiKey, Clinic, Share, ShareEvent, ShareItem
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ EventKind = ShareEvent.Kind
 # status, and a little longer in case that answer was lost; at most TOMBSTONE_MAX_AGE.
 TOMBSTONE_KEEP_AFTER_READ = timedelta(days=1)
 TOMBSTONE_MAX_AGE = timedelta(days=90)
+# Files of a create request that died before its commit: no row names them. Old enough that
+# no create request can still be running.
+ORPHAN_MIN_AGE = timedelta(days=1)
 API_KEY_PREFIX = "esk_"
 MAX_SHARE_MONTHS = 24
 
@@ -76,16 +80,17 @@ def share_check_password(*, share: Share, password: str) -> PasswordResult:
         current = reservation.share
         locked = current.is_open(now) and current.is_locked(now)
         return PasswordResult(False, locked, guessing.retry_after_seconds(current, now))
-    if argon2_verify(share.password_hash, password):
+    # The hash as just read: a password the clinic replaced a moment ago no longer counts.
+    if argon2_verify(reservation.share.password_hash, password):
         guessing.password_attempt_succeeded(share_id=share.pk)
         share.refresh_from_db()
         return PasswordResult(ok=True, locked=False, retry_after=None)
     share.refresh_from_db()
     with transaction.atomic():
         event_record(share=share, kind=EventKind.PASSWORD_FAILED)
-        locked = share.is_locked(now)
-        if locked:
+        if reservation.locks:
             event_record(share=share, kind=EventKind.LOCKED)
+    locked = share.is_locked(now)
     return PasswordResult(
         ok=False,
         locked=locked,
@@ -134,7 +139,9 @@ def _enqueue_purge(share_id: int) -> None:
     share_purge_task.enqueue(share_id)
 
 
-def _share_end(*, share: Share, state: Share.State, now: datetime | None = None) -> bool:
+def _share_end(
+    *, share: Share, state: Share.State, now: datetime | None = None, queue_purge: bool = True
+) -> bool:
     """Move an active share to an ended state; access is refused from this commit on."""
     now = now or timezone.now()
     event_kind = EventKind(state.value)
@@ -145,7 +152,8 @@ def _share_end(*, share: Share, state: Share.State, now: datetime | None = None)
         if not updated:
             return False
         event_record(share=share, kind=event_kind)
-        transaction.on_commit(lambda: _enqueue_purge(share.pk))
+        if queue_purge:
+            transaction.on_commit(lambda: _enqueue_purge(share.pk))
     share.refresh_from_db()
     return True
 
@@ -168,7 +176,10 @@ def share_purge(*, share_id: int, now: datetime | None = None) -> PurgeOutcome:
     if share is None or share.state == Share.State.PURGED:
         return PurgeOutcome.NOT_DUE
     if share.state == Share.State.ACTIVE:
-        if share.is_open(now) or not _share_end(share=share, state=Share.State.EXPIRED, now=now):
+        expired = not share.is_open(now) and _share_end(
+            share=share, state=Share.State.EXPIRED, now=now, queue_purge=False
+        )
+        if not expired:
             return PurgeOutcome.NOT_DUE
     try:
         for item in share.items.all():
@@ -180,16 +191,22 @@ def share_purge(*, share_id: int, now: datetime | None = None) -> PurgeOutcome:
         _purge_failed(share=share, error=f"{type(exc).__name__}: {exc.strerror or exc}")
         return PurgeOutcome.FAILED
     with transaction.atomic():
-        Share.objects.filter(pk=share.pk).update(
-            state=Share.State.PURGED,
-            token_hash=None,
-            token_salt="",
-            password_hash="",
-            delete_code_hash="",
-            purge_error="",
-            purged_at=now,
+        # Conditional, so that two purges of one share running at once record one event.
+        done = (
+            Share.objects.filter(pk=share.pk)
+            .exclude(state=Share.State.PURGED)
+            .update(
+                state=Share.State.PURGED,
+                token_hash=None,
+                token_salt="",
+                password_hash="",
+                delete_code_hash="",
+                purge_error="",
+                purged_at=now,
+            )
         )
-        event_record(share=share, kind=EventKind.PURGED)
+        if done:
+            event_record(share=share, kind=EventKind.PURGED)
     return PurgeOutcome.PURGED
 
 
@@ -209,6 +226,7 @@ class PurgeCounts:
     purged: int = 0
     failed: int = 0
     tombstones_removed: int = 0
+    orphans_removed: int = 0
 
 
 def _due_shares(now: datetime) -> list[int]:
@@ -233,16 +251,25 @@ def shares_purge_due(*, now: datetime | None = None, dry_run: bool = False) -> P
     now = now or timezone.now()
     due = _due_shares(now)
     tombstones = _old_tombstones(now)
-    counts = PurgeCounts(due=len(due))
+    known = set(Share.objects.values_list("storage_dir", flat=True))
+    orphans = media.orphan_folders(known=known, older_than=now - ORPHAN_MIN_AGE)
+    counts = PurgeCounts(
+        due=len(due), tombstones_removed=len(tombstones), orphans_removed=len(orphans)
+    )
     if dry_run:
-        counts.tombstones_removed = len(tombstones)
         return counts
     for share_id in due:
         outcome = share_purge(share_id=share_id, now=now)
         counts.purged += outcome is PurgeOutcome.PURGED
         counts.failed += outcome is PurgeOutcome.FAILED
     Share.objects.filter(pk__in=tombstones, state=Share.State.PURGED).delete()
-    counts.tombstones_removed = len(tombstones)
+    for folder in orphans:
+        try:
+            media.remove_tree(folder)
+        except OSError as exc:
+            log.warning("removing an orphaned share folder failed: %s", exc.strerror)
+            counts.orphans_removed -= 1
+            counts.failed += 1
     return counts
 
 
@@ -250,6 +277,16 @@ def shares_purge_due(*, now: datetime | None = None, dry_run: bool = False) -> P
 def clinic_create(*, name: str, language: str = "nl", share_months: int | None = None) -> Clinic:
     months = share_months if share_months is not None else settings.DEFAULT_SHARE_MONTHS
     return Clinic.objects.create(name=name, default_language=language, default_share_months=months)
+
+
+def clinic_set_logo(*, clinic: Clinic, source: IO[bytes]) -> Clinic:
+    """Store a checked PNG/JPEG logo under a random name; the previous one is removed."""
+    suffix = uploads.check_logo(source)
+    previous = clinic.logo.name if clinic.logo else ""
+    clinic.logo.save(f"logo{suffix}", File(source), save=True)
+    if previous:
+        clinic.logo.storage.delete(previous)
+    return clinic
 
 
 def apikey_hash(key: str) -> str:

@@ -113,6 +113,33 @@ def _check_mp4_tags(container: av.container.InputContainer, field: str) -> None:
         raise UploadError("metadata_not_allowed", f"{field}: MP4 tags not allowed", 422)
 
 
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+LOGO_MAX_BYTES = 2 * 1024 * 1024
+LOGO_MAX_PIXELS = 4096 * 4096
+
+
+def check_logo(file: IO[bytes]) -> str:
+    """A clinic logo: a PNG or JPEG that decodes, at most 2 MB and 16 megapixels.
+    Returns the file suffix to store it under."""
+    check_size(file, max_bytes=LOGO_MAX_BYTES, field="logo")
+    head = _head(file, 8)
+    kind = "PNG" if head == PNG_MAGIC else "JPEG" if head.startswith(JPEG_MAGIC) else None
+    if kind is None:
+        raise UploadError("unsupported_type", "logo: a PNG or JPEG image", 415)
+    try:
+        with Image.open(file, formats=[kind]) as image:
+            if image.width * image.height > LOGO_MAX_PIXELS:
+                raise Image.DecompressionBombError("logo: too many pixels")
+            image.load()
+    except Image.DecompressionBombError as exc:
+        raise UploadError("image_too_large", str(exc), 413) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise UploadError("corrupt_file", f"logo: does not decode ({exc})", 422) from exc
+    finally:
+        file.seek(0)
+    return ".png" if kind == "PNG" else ".jpg"
+
+
 def check_mp4(file: IO[bytes], *, field: str) -> None:
     if sniff(file) != "mp4":
         raise UploadError("unsupported_type", f"{field}: not an MP4 video", 415)

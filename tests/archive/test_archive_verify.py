@@ -113,3 +113,11 @@ def test_the_scheduler_runs_it_weekly():
     job = discover()["archive.verify"]
     assert job.every.days == 7
     assert job.task.module_path == "echoshare.archive.tasks.verify_archive"
+
+
+def test_the_weekly_job_reports_the_counts(make_dicom):
+    from echoshare.archive.tasks import verify_archive
+
+    _store(make_dicom)
+    assert verify_archive.call() == {"checked": 1, "missing": 0, "changed": 0, "unindexed": 0}
+    assert FixityRun.objects.get().ok

@@ -231,3 +231,82 @@ def test_it_records_one_audit_record_per_stored_image(make_dicom):
     assert record.object_ref == f"instance:{instance.key}"
     assert record.source == "dicom:US_ROOM_1@127.0.0.1"
     assert record.outcome == "success"
+
+
+def test_staff_link_an_unmatched_study_by_hand_and_it_is_audited(make_dicom):
+    from django.contrib.auth.models import User
+
+    from echoshare.archive.services import study_link
+
+    study = instance_store(
+        path=make_dicom(AccessionNumber="UNKNOWN"), origin=DICOM_ORIGIN
+    ).instance.study
+    appointment = _appointment("ACC5", "P5")
+    staff = User.objects.create_user("sonja")
+
+    study_link(study=study, appointment=appointment, user=staff)
+
+    assert not Study.objects.unmatched().exists()
+    record = AuditRecord.objects.get(event=events.INSTANCE_LINKED)
+    assert (record.username, record.patient_ref) == ("sonja", "P5")
+
+
+def test_a_later_instance_links_a_study_once_its_appointment_exists(make_dicom):
+    study_uid = "1.2.826.0.1.3680043.8.498.31"
+    instance_store(
+        path=make_dicom(StudyInstanceUID=study_uid, AccessionNumber="LATE"), origin=DICOM_ORIGIN
+    )
+    appointment = _appointment("LATE")
+
+    instance_store(
+        path=make_dicom(StudyInstanceUID=study_uid, AccessionNumber="LATE"), origin=DICOM_ORIGIN
+    )
+
+    assert Study.objects.get().appointment == appointment
+
+
+def test_a_received_dataset_written_with_the_helper_is_stored_as_received(make_dicom, settings):
+    from echoshare.archive.services import archive_temp_write_dataset
+
+    original = make_dicom()
+    ds = dcmread(original)
+    data = original.read_bytes()
+    encoded = data[132 + _meta_length(data[132:]) :]  # what a C-STORE carries: no meta
+
+    temp = archive_temp_write_dataset(file_meta=ds.file_meta, encoded_dataset=encoded)
+    result = instance_store(path=temp, origin=DICOM_ORIGIN, move=True)
+
+    archived = (Path(settings.ARCHIVE_DIR) / result.instance.files.get().relative_path).read_bytes()
+    assert archived.endswith(encoded)
+    assert archived[128:] == data[128:]  # the preamble is ours (the example has a TIFF one)
+    assert not temp.exists()
+
+
+def _meta_length(meta_onwards: bytes) -> int:
+    """Length of the File Meta group: its group length element plus the value it gives."""
+    import struct
+
+    (group_length,) = struct.unpack("<I", meta_onwards[8:12])
+    return 12 + group_length
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_instance_stored_signal_is_sent_after_the_commit(make_dicom):
+    from echoshare.archive.signals import instance_stored
+
+    seen: list[tuple[str, bool, bool]] = []
+
+    def receiver(sender, instance, created, for_patient, **kwargs):
+        # After the commit: another query sees the row.
+        assert InstanceFile.objects.filter(instance_id=instance.pk).exists()
+        seen.append((instance.sop_instance_uid, created, for_patient))
+
+    instance_stored.connect(receiver)
+    try:
+        source = make_dicom()
+        uid = instance_store(path=source, origin=DICOM_ORIGIN).instance.sop_instance_uid
+        instance_store(path=source, origin=DICOM_ORIGIN)  # identical: nothing new to say
+    finally:
+        instance_stored.disconnect(receiver)
+
+    assert seen == [(uid, True, False)]

@@ -198,3 +198,11 @@ class TestPurge:
         with time_machine.travel(datetime(2046, 3, 2, 12, 0, tzinfo=UTC), tick=False):
             call_command("archive", "purge")
         assert Study.objects.count() == 1
+
+
+def test_the_scheduler_carries_out_approved_destructions_hourly():
+    from echoshare.jobs.periodic import discover
+
+    job = discover()["archive.destruction"]
+    assert job.every == timedelta(hours=1)
+    assert job.task.module_path == "echoshare.archive.tasks.execute_destructions"

@@ -79,6 +79,36 @@ class TestStaffRequired:
         assert view(self._request(anna, accept="application/json")).status_code == 401
 
 
+def test_the_mixin_guards_class_based_views_the_same_way():
+    from django.views import View
+
+    from echoshare.clinic.access import StaffRequiredMixin
+
+    class AuditPage(StaffRequiredMixin, View):
+        staff_requirement = "audit.view_auditrecord"
+
+        def get(self, request):
+            return HttpResponse("ok")
+
+    view = AuditPage.as_view()
+    carla, carla_device = make_staff("carla", "administrator")
+    bert, bert_device = make_staff("bert", "frontdesk")
+    factory = RequestFactory()
+
+    def request_as(user, device):
+        request = factory.get("/staff/audit-page")
+        request.user = user
+        user.is_verified = lambda: device is not None
+        return request
+
+    from django.core.exceptions import PermissionDenied
+
+    assert view(request_as(carla, carla_device)).status_code == 200
+    assert view(request_as(carla, None)).status_code == 302
+    with pytest.raises(PermissionDenied):
+        view(request_as(bert, bert_device))
+
+
 class TestIdleExpiry:
     def test_a_session_idle_longer_than_the_limit_ends_and_is_audited(self, settings):
         settings.STAFF_IDLE_MINUTES = 30

@@ -109,3 +109,21 @@ def test_looking_at_the_patient_list_is_audited_with_the_search(frontdesk):
     assert client.get("/staff/admin/clinic/patient/?q=P500").status_code == 200
     record = AuditRecord.objects.get(event=events.PATIENT_VIEWED)
     assert (record.user, record.object_ref, record.detail) == (user, "patient list", "q=P500")
+
+
+def test_only_a_superuser_deletes_and_the_deletion_is_audited(frontdesk):
+    from django.contrib.auth.models import User
+
+    _, client = frontdesk
+    client.post("/staff/admin/clinic/patient/add/", PATIENT_FORM)
+    patient = Patient.objects.get()
+    url = f"/staff/admin/clinic/patient/{patient.pk}/delete/"
+    assert client.post(url, {"post": "yes"}).status_code == 403
+    root, device = make_staff("root", "administrator")
+    User.objects.filter(pk=root.pk).update(is_superuser=True)
+    root.refresh_from_db()
+    response = verified_client(root, device).post(url, {"post": "yes"})
+    assert response.status_code == 302
+    assert not Patient.objects.exists()
+    deleted = AuditRecord.objects.get(event=events.PATIENT_DELETED)
+    assert (deleted.user, deleted.patient_ref) == (root, "P500")

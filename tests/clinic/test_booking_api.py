@@ -212,3 +212,31 @@ class TestReadAndCancel:
         Appointment.objects.update(status="examined")
         assert _post(token, {}, url=f"{URL}/HIX123/cancel").status_code == 409
         assert _get(token, f"{URL}/HIX123/cancel").status_code == 405
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_posts_of_one_booking_make_one_appointment():
+    import threading
+
+    from django.db import connection
+
+    plaintext = api_token_create(name="HiX")[1]
+    statuses: list[int] = []
+    start = threading.Barrier(4)
+
+    def post() -> None:
+        try:
+            start.wait()
+            statuses.append(_post(plaintext, _booking()).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200, 200, 200, 201]
+    assert Appointment.objects.count() == 1
+    assert Patient.objects.count() == 1
+    assert AuditRecord.objects.filter(event=events.APPOINTMENT_CREATED).count() == 1

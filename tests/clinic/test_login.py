@@ -156,6 +156,17 @@ class TestLockout:
         travel.shift(30)
         assert _login(Client(), "anna", PASSWORD, current_code(device)).status_code == 302
 
+    def test_failures_a_day_apart_do_not_add_up(self, travel, anna):
+        _, device = anna
+        for _ in range(5):
+            self._fail(1)
+            travel.shift(dt.timedelta(days=1, seconds=1))
+        self._fail(1)  # counted together with the old ones this would be the sixth: locked
+        assert _login(Client(), "anna", PASSWORD, current_code(device)).status_code == 302
+        from echoshare.clinic.models import LoginThrottle
+
+        assert not LoginThrottle.objects.exists()
+
     def test_the_lock_is_per_account(self, travel, anna):
         make_staff("bert", "frontdesk")
         self._fail(5)

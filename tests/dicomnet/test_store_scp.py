@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 import threading
 from pathlib import Path
 
@@ -207,6 +208,7 @@ def _raw_store(listener, payload: bytes, *, sop_instance_uid: str, tmp_path: Pat
         write_file_meta_info(out, meta)  # type: ignore[arg-type]
         out.write(payload)
     ae = AE(ae_title="PYSCU")
+    ae.dimse_timeout = 20
     ae.add_requested_context(UltrasoundImageStorage, ExplicitVRLittleEndian)
     assoc = ae.associate(listener.host, listener.port, ae_title="ECHOSHARE")
     assert assoc.is_established
@@ -249,15 +251,15 @@ def _absurd(uid: str) -> bytes:
     return _encoded(ds)
 
 
-def _nested(uid: str, depth: int = 400) -> bytes:
-    ds = _us_header(uid)
-    inner = Dataset()
-    for _ in range(depth):
-        outer = Dataset()
-        outer.ReferencedImageSequence = [inner]
-        inner = outer
-    ds.ReferencedImageSequence = [inner]
-    return _encoded(ds)
+def _nested(uid: str, depth: int = 5000) -> bytes:
+    """A header followed by sequences nested `depth` deep, written by hand (undefined
+    lengths), deeper than any recursive reader can follow."""
+    sequence_start = struct.pack("<HH2sHI", 0x0008, 0x1140, b"SQ", 0, 0xFFFFFFFF)
+    item_start = struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF)
+    item_end = struct.pack("<HHI", 0xFFFE, 0xE00D, 0)
+    sequence_end = struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+    nesting = (sequence_start + item_start) * depth + (item_end + sequence_end) * depth
+    return _encoded(_us_header(uid)) + nesting
 
 
 def test_bad_data_sets_get_failure_statuses_and_the_listener_keeps_serving(

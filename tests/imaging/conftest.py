@@ -4,12 +4,10 @@ regions and a canary in every identifying field, pydicom's bundled examples, dcm
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pydicom.data
-import pytest
 from PIL import Image, ImageDraw
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.pixels import convert_color_space
@@ -17,7 +15,6 @@ from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian, UltrasoundMultiFrameImageStorage
 
 from echoshare.imaging.masking import Rect
-from echoshare.imaging.render import RenderSettings
 
 EXAMPLES = Path(pydicom.data.__file__).parent / "test_files"
 PALETTE = EXAMPLES / "examples_palette.dcm"
@@ -247,25 +244,10 @@ def make_ultrasound(
     return path
 
 
-@pytest.fixture
-def ultrasound(tmp_path: Path) -> Callable[..., Path]:
-    counter = iter(range(1000))
-
-    def make(**kwargs: object) -> Path:
-        return make_ultrasound(tmp_path / f"us-{next(counter)}.dcm", **kwargs)  # type: ignore[arg-type]
-
-    return make
-
-
 def dcmtk(tool: str, *args: str | Path) -> None:
     """Run a dcmtk tool; fail the test with its output if it fails."""
     done = subprocess.run([tool, *map(str, args)], capture_output=True, text=True, check=False)
     assert done.returncode == 0, f"{tool} failed: {done.stdout}{done.stderr}"
-
-
-@pytest.fixture
-def settings_small() -> RenderSettings:
-    return RenderSettings(pixel_budget=50_000_000)
 
 
 # --- what every output must satisfy ------------------------------------------------------------

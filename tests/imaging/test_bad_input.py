@@ -130,3 +130,14 @@ def test_render_writes_nothing_for_refused_input(tmp_path: Path) -> None:
     with pytest.raises(ImageRefused):
         render_item(path, out_dir=out, settings=RenderSettings(pixel_budget=1_000_000))
     assert not out.exists()
+
+
+def test_a_cine_found_broken_half_way_leaves_no_partial_clip(tmp_path: Path) -> None:
+    source = make_ultrasound(tmp_path / "a.dcm", frames=6, canaries=False)
+    dcmtk("dcmcjpeg", "+eb", source, tmp_path / "b.dcm")
+    data = (tmp_path / "b.dcm").read_bytes()
+    (tmp_path / "c.dcm").write_bytes(data[: len(data) * 2 // 3])  # frames 5 and 6 are gone
+    out = tmp_path / "out"
+    with pytest.raises(ImageRefused, match="broken pixel data"):
+        render_item(tmp_path / "c.dcm", out_dir=out, settings=RenderSettings())
+    assert not out.exists()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django_tasks_db.models import DBTaskResult
 
 from echoshare.jobs.periodic import registered
@@ -91,3 +93,36 @@ def test_the_deploy_check_warns_while_messages_only_go_to_files(settings: Any) -
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.SMS_BACKEND = "messagebird"
     assert check_real_delivery(None) == []
+
+
+@pytest.mark.django_db
+def test_the_send_due_command_reports_what_needs_staff() -> None:
+    queue()
+    Message.objects.create(
+        kind="share_link",
+        channel="sms",
+        recipient="+31612345679",
+        language="nl",
+        idempotency_key="other",
+        state=Message.State.UNKNOWN,
+    )
+    out = StringIO()
+    call_command("notify_send_due", stdout=out)
+    assert out.getvalue().strip() == "sent 1, newly unknown 0, needing staff 1"
+    assert Message.objects.needing_staff().count() == 1
+
+
+@pytest.mark.django_db
+def test_the_drop_texts_command_counts_in_a_dry_run() -> None:
+    out = StringIO()
+    call_command("notify_drop_texts", "--dry-run", stdout=out)
+    assert out.getvalue().strip() == "would drop 0 message text(s)"
+
+
+def test_the_sms_length_command_shows_each_text_and_its_segments() -> None:
+    out = StringIO()
+    call_command("notify_sms_length", "--clinic-name", "Echo Zoë", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 8  # four texts, each with its length line
+    assert all("gsm7, 1 segment(s)" in line for line in lines[::2])
+    assert lines[1].strip().startswith("Echo Zoe: ")

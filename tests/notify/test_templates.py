@@ -6,8 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from echoshare.lib.gsm7 import GSM7, sms_segments
+from echoshare.lib.gsm7 import GSM7, GSM7_BASIC, sms_segments
 from echoshare.notify.errors import MessageTooLongError, TemplateMissingError
 from echoshare.notify.rendering import message_render
 from tests.notify.conftest import (
@@ -158,3 +161,19 @@ def test_an_override_that_makes_the_sms_too_long_is_refused(settings: Any, tmp_p
     settings.MESSAGE_TEMPLATES_DIR = str(tmp_path)
     with pytest.raises(MessageTooLongError, match="3 gsm7 segments"):
         message_render(kind="share_link", channel="sms", language="en", context=link_context())
+
+
+@hypothesis_settings(max_examples=60, deadline=None)
+@given(
+    name=st.text(alphabet=sorted(GSM7_BASIC - {"\n", "\r"}), min_size=1, max_size=30).filter(
+        str.strip
+    ),
+    language=st.sampled_from(["nl", "en"]),
+)
+def test_any_gsm7_clinic_name_up_to_30_characters_fits_one_segment(
+    name: str, language: str
+) -> None:
+    text = message_render(
+        kind="share_link", channel="sms", language=language, context=link_context(clinic_name=name)
+    ).text
+    assert sms_segments(text) == (GSM7, 1)

@@ -137,7 +137,7 @@ def open_with_password(page: Page, token: str) -> None:
 
 
 def test_wrong_then_right_password_shows_every_photo(context, shared, shots) -> None:  # type: ignore[no-untyped-def]
-    share, token = shared
+    _share, token = shared
     page = context.new_page()
     console = Console(page)
     page.goto(f"/s/{token}")
@@ -156,7 +156,9 @@ def test_wrong_then_right_password_shows_every_photo(context, shared, shots) -> 
     expect(thumbs).to_have_count(PHOTOS)
     for index in range(PHOTOS):
         thumbs.nth(index).scroll_into_view_if_needed()
-        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=thumbs.nth(index).element_handle())
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=thumbs.nth(index).element_handle()
+        )
     expect(page.get_by_text("Beschikbaar tot en met")).to_be_visible()
     expect(page.get_by_text("download ze via wifi of op een computer")).to_be_visible()
     page.evaluate("() => window.scrollTo(0, 0)")
@@ -177,10 +179,14 @@ def swipe_left(page: Page, viewport: str) -> None:
         page.mouse.up()
         return
     cdp = page.context.new_cdp_session(page)
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": start, "y": y}]})
+    cdp.send(
+        "Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": start, "y": y}]}
+    )
     for step in range(1, 6):
         x = start + (end - start) * step / 5
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]}
+        )
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
@@ -192,7 +198,9 @@ def test_tap_for_full_view_and_swipe_between_photos(context, shared, shots, view
     page.get_by_role("link", name="Echofoto 1", exact=True).click()
     expect(page).to_have_url(re.compile(rf"/photo/{stills[0].public_id}$"))
     full = page.locator("figure.full img")
-    page.wait_for_function("img => img.complete && img.naturalWidth === 640", arg=full.element_handle())
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth === 640", arg=full.element_handle()
+    )
     assert_accessible(page)
     shots(page, "photo")
     swipe_left(page, viewport)
@@ -208,7 +216,10 @@ def test_the_clip_plays_through_range_requests(context, shared) -> None:  # type
     clip = share.items.get(kind="clip")
     page = context.new_page()
     statuses: list[int] = []
-    page.on("response", lambda r: statuses.append(r.status) if f"/m/{clip.public_id}/full" in r.url else None)
+    page.on(
+        "response",
+        lambda r: statuses.append(r.status) if f"/m/{clip.public_id}/full" in r.url else None,
+    )
     open_with_password(page, token)
     video = page.locator("video")
     assert video.get_attribute("playsinline") is not None
@@ -220,8 +231,8 @@ def test_the_clip_plays_through_range_requests(context, shared) -> None:  # type
     assert 206 in statuses  # the player asked for byte ranges and got them
 
 
-def test_one_download_and_download_all(context, shared, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    share, token = shared
+def test_one_download_and_download_all(context, shared) -> None:  # type: ignore[no-untyped-def]
+    _share, token = shared
     page = context.new_page()
     open_with_password(page, token)
     with page.expect_download() as single:
@@ -266,7 +277,9 @@ def test_save_to_photos_hands_every_file_to_the_share_sheet(context, shared) -> 
 
 def test_save_to_photos_stays_hidden_without_web_share(context, shared) -> None:  # type: ignore[no-untyped-def]
     _share, token = shared
-    context.add_init_script("delete Navigator.prototype.canShare; delete Navigator.prototype.share;")
+    context.add_init_script(
+        "delete Navigator.prototype.canShare; delete Navigator.prototype.share;"
+    )
     page = context.new_page()
     open_with_password(page, token)
     expect(page.get_by_role("link", name=re.compile("Alles downloaden"))).to_be_visible()
@@ -291,7 +304,9 @@ def test_delete_from_the_menu_without_the_password(context, shared, shots) -> No
     page.get_by_label("Verwijdercode").fill(DELETE_CODE.lower())
     page.get_by_label("Ja, verwijder nu alle foto's en filmpjes").check()
     page.get_by_role("button", name="Verwijderen").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Uw foto's en filmpjes zijn verwijderd")
+    expect(page.get_by_role("heading", level=1)).to_have_text(
+        "Uw foto's en filmpjes zijn verwijderd"
+    )
     expect(page.get_by_text("zoals de wet voorschrijft")).to_be_visible()
     assert_accessible(page)
     shots(page, "deleted")

@@ -78,7 +78,9 @@ def test_save_to_photos_is_hidden_until_the_script_finds_web_share(client: Clien
     body = client.get(f"/s/{token}/gallery").content.decode()
     button = re.search(r'<button type="button" id="save-to-photos"[^>]*>', body)
     assert button is not None and " hidden " in button.group()
-    files = json.loads(re.search(r'data-files="([^"]*)"', button.group()).group(1).replace("&quot;", '"'))
+    files = json.loads(
+        re.search(r'data-files="([^"]*)"', button.group()).group(1).replace("&quot;", '"')
+    )
     assert [f["name"] for f in files] == [i.file_name for i in share.items.order_by("position")]
     assert {f["type"] for f in files} == {"image/jpeg", "video/mp4"}
 

@@ -23,7 +23,7 @@ def _page(client: Client, token: str, suffix: str = "") -> tuple[int, str]:
 
 
 def test_wrong_expired_revoked_and_deleted_links_look_the_same(client: Client, db: None) -> None:
-    expiring, expiring_token = make_share(expires_at=timezone.now() + timedelta(hours=1))
+    _expiring, expiring_token = make_share(expires_at=timezone.now() + timedelta(hours=1))
     revoked, revoked_token = make_share()
     deleted, deleted_token = make_share()
     Share.objects.filter(pk=revoked.pk).update(state=Share.State.REVOKED)

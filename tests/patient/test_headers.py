@@ -17,7 +17,8 @@ def _assert_b6(response) -> None:  # type: ignore[no-untyped-def]
     assert "frame-ancestors 'none'" in csp
     assert "http" not in csp  # no third-party source
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert response["Referrer-Policy"] == "no-referrer"
+    # The form pages send the origin only, so that the POST carries a real Origin header.
+    assert response["Referrer-Policy"] in ("no-referrer", "strict-origin")
     assert "noindex" in response["X-Robots-Tag"]
     assert response["Cache-Control"] == "no-store"
 
@@ -46,6 +47,15 @@ def test_every_patient_response_carries_the_security_headers(
     ]
     for response in responses:
         _assert_b6(response)
+
+
+def test_pages_without_a_form_send_no_referrer_at_all(client: Client, shared) -> None:
+    _share, token = shared
+    assert client.get("/s/nonexistent-token")["Referrer-Policy"] == "no-referrer"
+    open_share(client, token)
+    assert client.get(f"/s/{token}/gallery")["Referrer-Policy"] == "no-referrer"
+    assert client.get(f"/s/{token}")["Referrer-Policy"] == "no-referrer"  # the redirect
+    assert client.get(f"/s/{token}/delete")["Referrer-Policy"] == "strict-origin"
 
 
 def test_hsts_is_sent_over_https(client: Client, shared) -> None:

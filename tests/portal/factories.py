@@ -49,19 +49,23 @@ def jpeg_bytes(
 
 
 @cache
-def mp4_bytes(frames: int = 5, width: int = 64, height: int = 48, audio: bool = False) -> bytes:
+def mp4_bytes(
+    frames: int = 5, width: int = 64, height: int = 48, audio: bool = False, title: str = ""
+) -> bytes:
     """A short H.264 MP4 (yuv420p, moov first); with `audio`, an AAC stream as well."""
     # +faststart rewrites the file at the end, so it needs a real file rather than memory.
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "clip.mp4"
-        _encode_mp4(path, frames, width, height, audio)
+        _encode_mp4(path, frames, width, height, audio, title)
         return path.read_bytes()
 
 
-def _encode_mp4(path: Path, frames: int, width: int, height: int, audio: bool) -> None:
+def _encode_mp4(path: Path, frames: int, width: int, height: int, audio: bool, title: str) -> None:
     with av.open(
         str(path), mode="w", format="mp4", options={"movflags": "+faststart"}
     ) as container:
+        if title:
+            container.metadata["title"] = title
         stream = container.add_stream("libx264", rate=10)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         audio_stream = container.add_stream("aac", rate=8000) if audio else None

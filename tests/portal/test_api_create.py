@@ -199,3 +199,56 @@ def test_an_unnamed_part_and_a_missing_manifest_are_refused(api: Api) -> None:
         "/api/v1/shares", "{}", content_type="application/json", headers=headers
     )
     assert response.status_code == 415
+
+
+def test_a_storage_failure_half_way_answers_503_and_keeps_nothing(
+    api: Api, monkeypatch, settings
+) -> None:
+    from echoshare.portal import media
+
+    real_store = media.store_file
+    calls = 0
+
+    def full_disk(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 4:
+            raise OSError(28, "No space left on device")
+        return real_store(*args, **kwargs)
+
+    monkeypatch.setattr(media, "store_file", full_disk)
+    response = api.create(["still", "clip"])
+    assert (response.status_code, response.json()["error"]) == (503, "storage_unavailable")
+    assert Share.objects.count() == 0
+    assert [p for p in settings.PORTAL_MEDIA_DIR.rglob("*") if p.is_file()] == []
+    monkeypatch.setattr(media, "store_file", real_store)
+    assert api.create(["still", "clip"]).status_code == 201
+
+
+def test_metadata_in_uploads_is_refused(api: Api) -> None:
+    image = Image.new("RGB", (16, 16))
+    exif = image.getexif()
+    exif[0x010E] = "someone's name"
+    with_exif = io.BytesIO()
+    image.save(with_exif, "JPEG", exif=exif)
+    assert _refused(api, {"f1": with_exif.getvalue()}) == (422, "metadata_not_allowed")
+    commented = io.BytesIO()
+    image.save(commented, "JPEG", comment=b"someone's name")
+    assert _refused(api, {"t1": commented.getvalue()}) == (422, "metadata_not_allowed")
+    titled = mp4_bytes(title="someone's name")
+    assert _refused(api, {"f1": titled}, kinds=("clip",)) == (422, "metadata_not_allowed")
+
+
+def test_uploaded_files_stream_to_temporary_files_on_disk(settings) -> None:
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+    from django.test import RequestFactory
+
+    from echoshare.portal.api_support import use_streaming_upload_handlers
+
+    settings.PORTAL_MAX_ITEM_MB = 1
+    data = {"small": io.BytesIO(b"x" * 10), "large": io.BytesIO(b"y" * (3 * 1024 * 1024))}
+    request = RequestFactory().post("/api/v1/shares", data)
+    limit = use_streaming_upload_handlers(request)
+    assert isinstance(request.FILES["small"], TemporaryUploadedFile)
+    assert "large" not in request.FILES  # skipped while streaming, not kept
+    assert limit.too_large == ["large"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -58,3 +59,25 @@ def test_apikey_create_and_revoke(client: Client) -> None:
 def test_apikey_create_refuses_an_unknown_clinic() -> None:
     with pytest.raises(CommandError):
         _run("portal_apikey_create", "no-such-clinic")
+
+
+def test_clinic_update_sets_a_checked_logo(tmp_path, settings) -> None:
+    from PIL import Image
+
+    _run("portal_clinic_create", "--name", "Echo Noord", "--no-key")
+    clinic = Clinic.objects.get()
+    logo = tmp_path / "Echo Noord logo.png"
+    Image.new("RGB", (40, 20), (200, 10, 10)).save(logo)
+    _run("portal_clinic_update", clinic.public_id, "--logo", str(logo), "--months", "4")
+    clinic.refresh_from_db()
+    stored = Path(clinic.logo.path)
+    assert stored.read_bytes() == logo.read_bytes() and stored.suffix == ".png"
+    assert "Noord" not in stored.name
+    assert stored.is_relative_to(settings.PORTAL_MEDIA_DIR)
+    assert clinic.default_share_months == 4
+    not_an_image = tmp_path / "logo.png"
+    not_an_image.write_bytes(b"<svg onload=alert(1)>")
+    with pytest.raises(CommandError):
+        _run("portal_clinic_update", clinic.public_id, "--logo", str(not_an_image))
+    clinic.refresh_from_db()
+    assert Path(clinic.logo.path) == stored

@@ -172,3 +172,30 @@ def test_the_periodic_job_is_registered() -> None:
 
     job = registered()["portal.purge_expired"]
     assert job.task is purge_expired and job.every == timedelta(minutes=10)
+
+
+def test_the_periodic_purge_queues_no_extra_jobs_for_expired_shares(
+    django_capture_on_commit_callbacks,
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    make_share(items=("still",), expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert purge_expired.call()["purged"] == 1
+    assert callbacks == [] and DBTaskResult.objects.count() == 0
+
+
+def test_files_no_share_names_are_removed_once_a_day_old(settings) -> None:
+    share, token = make_share(items=("still",))
+    orphan = Path(settings.PORTAL_MEDIA_DIR) / ("ab" * 16)
+    orphan.mkdir()
+    (orphan / "left-behind.jpg").write_bytes(b"\xff\xd8\xff")
+    unrelated = Path(settings.PORTAL_MEDIA_DIR) / "logos"
+    unrelated.mkdir()
+    assert shares_purge_due().orphans_removed == 0  # could still be a create in progress
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        assert shares_purge_due(dry_run=True).orphans_removed == 1
+        assert orphan.exists()
+        assert shares_purge_due().orphans_removed == 1
+    assert not orphan.exists() and unrelated.exists()
+    assert share.media_dir().is_dir() and share_find(token=token) is not None

@@ -40,9 +40,8 @@ class Command(BaseCommand):
     def status(self, limit: int) -> None:
         now = timezone.now()
         counts = dict(DBTaskResult.objects.values_list("status").annotate(n=Count("id")).order_by())
-        self.stdout.write(
-            "jobs: " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items()))
-        )
+        summary = ", ".join(f"{k.lower()} {v}" for k, v in sorted(counts.items()))
+        self.stdout.write(f"jobs: {summary or 'none'}")
         self.stdout.write(f"ready now: {DBTaskResult.objects.ready().count()}")
         self.stdout.write("workers:")
         for beat in WorkerHeartbeat.objects.order_by("worker_id"):

@@ -17,7 +17,5 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         stale = messages_mark_stale()
         sent = messages_send_due()
-        waiting = Message.objects.filter(
-            state__in=(Message.State.GAVE_UP, Message.State.UNKNOWN)
-        ).count()
+        waiting = Message.objects.needing_staff().count()
         self.stdout.write(f"sent {sent}, newly unknown {stale}, needing staff {waiting}")

@@ -22,7 +22,8 @@ class Command(BaseCommand):
         prefix = "would purge" if dry_run else "purged"
         self.stdout.write(
             f"{prefix}: due={counts.due} purged={counts.purged} failed={counts.failed} "
-            f"tombstones_removed={counts.tombstones_removed}"
+            f"tombstones_removed={counts.tombstones_removed} "
+            f"orphans_removed={counts.orphans_removed}"
         )
         if not dry_run:
             ratelimit_prune()

@@ -1,0 +1,328 @@
+"""Benchmark: the portal serving patients' files, against nginx serving the same files.
+
+    uv run python bench/portal/run.py [--seconds 10] [--connections 32]
+
+Not a test. One run on loopback, everything measured in the same run (BENCHMARKS.md):
+- nginx static with sendfile: a 50 MB MP4 and a 300 KB JPEG (the reference);
+- the portal on its embedded default (`echoshare web`: gunicorn, SQLite, local files), the
+  same two files through the real authorized media URL with a session cookie;
+- requests per second of the gallery page;
+- peak memory of the web server while 8 clients download the zip of a 300 MB share;
+- the MP4 again with ECHOSHARE_PORTAL_MEDIA_OFFLOAD=x-accel behind nginx.
+Needs `wrk`, `nginx` and `curl` (Debian: apt-get install wrk nginx-light curl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+MB = 1024 * 1024
+PASSWORD = "Kx7mPq4R"
+DELETE_CODE = "AB7K"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on port {port}")
+
+
+def environment(work: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="echoshare.settings",
+        ECHOSHARE_DATA_DIR=str(work / "data"),
+        DATABASE_URL=f"sqlite:///{work / 'data' / 'bench.sqlite3'}",
+        ECHOSHARE_SECURE_COOKIES="no",
+        ECHOSHARE_ACCESS_LOG="no",
+        ECHOSHARE_LOG_LEVEL="warning",
+        ECHOSHARE_ROLE="portal",
+        ECHOSHARE_PORTAL_BURST_LIMIT="100000",
+    )
+    env.update(extra)
+    return env
+
+
+def prepare(work: Path) -> dict[str, str]:
+    """Migrate a fresh database and publish the shares through the portal's own service."""
+    (work / "data").mkdir()
+    out = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("prepare.py"))],
+        env=environment(work), cwd=REPO, check=True, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@contextmanager
+def portal(work: Path, port: int, **extra: str) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "echoshare.cli", "web", "--bind", f"127.0.0.1:{port}"],
+        env=environment(work, **extra), cwd=REPO,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_for_port(port)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+NGINX_CONF = """
+worker_processes 2;
+daemon off;
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    client_body_temp_path {work}/nginx-body;
+    proxy_temp_path {work}/nginx-proxy;
+    fastcgi_temp_path {work}/nginx-fastcgi;
+    uwsgi_temp_path {work}/nginx-uwsgi;
+    scgi_temp_path {work}/nginx-scgi;
+    types {{ video/mp4 mp4; image/jpeg jpg; }}
+    server {{
+        listen 127.0.0.1:{static_port};
+        root {media};
+    }}
+    server {{
+        listen 127.0.0.1:{proxy_port};
+        location / {{
+            proxy_pass http://127.0.0.1:{upstream_port};
+            proxy_set_header Host $host;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }}
+        location {prefix} {{
+            internal;
+            alias {media}/;
+        }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def nginx(work: Path, *, static_port: int, proxy_port: int, upstream_port: int) -> Iterator[None]:
+    conf = work / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            work=work,
+            media=work / "data" / "portal-media",
+            static_port=static_port,
+            proxy_port=proxy_port,
+            upstream_port=upstream_port,
+            prefix="/protected-media/",
+        )
+    )
+    process = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(work)])
+    try:
+        wait_for_port(static_port)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def session_cookie(base: str, token: str) -> str:
+    """Open the share as a patient does: GET the link page, POST the password."""
+    with requests.Session() as http:
+        http.get(f"{base}/s/{token}", timeout=30).raise_for_status()
+        answer = http.post(
+            f"{base}/s/{token}",
+            data={"password": PASSWORD, "csrfmiddlewaretoken": http.cookies["csrftoken"]},
+            allow_redirects=False, timeout=30,
+        )  # fmt: skip
+        if answer.status_code != 302:
+            raise RuntimeError(f"password not accepted: {answer.status_code}")
+        return f"sessionid={http.cookies['sessionid']}"
+
+
+_SIZE = {"B": 1, "KB": 1024, "MB": MB, "GB": 1024 * MB}
+
+
+def wrk(url: str, *, seconds: int, connections: int, cookie: str = "") -> tuple[float, float]:
+    """Requests per second and MB per second."""
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s"]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    out = subprocess.run([*command, url], check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    rate = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
+    assert rate is not None, out
+    if "Non-2xx" in out:
+        raise RuntimeError(f"{url}: errors\n{out}")
+    return rps, float(rate.group(1)) * _SIZE[rate.group(2)] / MB
+
+
+def tree_rss_mb(pid: int) -> dict[int, float]:
+    """Resident memory (MB) of a process and each of its descendants."""
+    sizes: dict[int, float] = {}
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            rss = re.search(r"VmRSS:\s+(\d+)", status)
+            sizes[current] = int(rss.group(1)) / 1024 if rss else 0.0
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return sizes
+
+
+def zip_peak_memory(
+    base: str, token: str, cookie: str, pid: int, clients: int
+) -> tuple[float, float, float, int]:
+    """While `clients` download the zip at once: the largest process's RSS before and at
+    its peak, the whole server's peak, and the smallest download's size."""
+    before = tree_rss_mb(pid)
+    peak_process, peak_total = max(before.values()), sum(before.values())
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_process, peak_total
+        while not done.is_set():
+            sizes = tree_rss_mb(pid)
+            peak_process = max(peak_process, *sizes.values())
+            peak_total = max(peak_total, sum(sizes.values()))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    command = ["curl", "-sS", "-o", "/dev/null", "-w", "%{size_download}"]
+    downloads = [
+        subprocess.Popen(
+            [*command, "-H", f"Cookie: {cookie}", f"{base}/s/{token}/zip"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(clients)
+    ]
+    sizes = [int(d.communicate()[0] or 0) for d in downloads]
+    done.set()
+    sampler.join()
+    return max(before.values()), peak_process, peak_total, min(sizes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx", "curl"):
+        if shutil.which(tool) is None:
+            sys.exit(f"{tool} is missing: apt-get install wrk nginx-light curl")
+    with tempfile.TemporaryDirectory(prefix="echoshare-bench-") as folder:
+        work = Path(folder)
+        work.chmod(0o755)  # nginx's workers run as another user
+        print("preparing shares (50 MB clip, 300 KB photos, a 300 MB share) ...", flush=True)
+        ids = prepare(work)
+        run(work, ids, seconds=args.seconds, connections=args.connections)
+
+
+Row = tuple[str, str, str]  # what, measured, ratio to nginx
+
+
+def measure_nginx(static: str, ids: dict[str, str], load: dict[str, int]) -> tuple[float, float]:
+    """The reference: nginx sending the same two files itself (MB/s, req/s)."""
+    _, mp4 = wrk(f"{static}/{ids['clip_key']}", **load)
+    jpeg, _ = wrk(f"{static}/{ids['photo_key']}", **load)
+    return mp4, jpeg
+
+
+def measure_portal(
+    base: str, ids: dict[str, str], load: dict[str, int], pid: int, reference: tuple[float, float]
+) -> list[Row]:
+    token, (nginx_mp4, nginx_jpeg) = ids["token"], reference
+    cookie = session_cookie(base, token)
+    media = f"{base}/s/{token}/m"
+    _, mp4 = wrk(f"{media}/{ids['clip_id']}/full", cookie=cookie, **load)
+    jpeg, _ = wrk(f"{media}/{ids['photo_id']}/full", cookie=cookie, **load)
+    gallery, _ = wrk(f"{base}/s/{token}/gallery", cookie=cookie, **load)
+    big_cookie = session_cookie(base, ids["big_token"])
+    idle, peak, total, size = zip_peak_memory(base, ids["big_token"], big_cookie, pid, 8)
+    return [
+        ("portal, authorized: 50 MB MP4", f"{mp4:.0f} MB/s", f"{mp4 / nginx_mp4:.2f}"),
+        ("portal, authorized: 300 KB JPEG", f"{jpeg:.0f} req/s", f"{jpeg / nginx_jpeg:.2f}"),
+        ("portal: gallery page", f"{gallery:.0f} req/s", "-"),
+        (
+            f"portal: 8 clients download a {size / MB:.0f} MB zip",
+            f"worker {idle:.0f} -> {peak:.0f} MB, all {total:.0f} MB",
+            "-",
+        ),
+    ]
+
+
+def measure_offloaded(
+    base: str, ids: dict[str, str], load: dict[str, int], nginx_mp4: float
+) -> Row:
+    cookie = session_cookie(base, ids["token"])
+    _, mp4 = wrk(f"{base}/s/{ids['token']}/m/{ids['clip_id']}/full", cookie=cookie, **load)
+    return (
+        "nginx + portal X-Accel-Redirect: 50 MB MP4",
+        f"{mp4:.0f} MB/s",
+        f"{mp4 / nginx_mp4:.2f}",
+    )
+
+
+def run(work: Path, ids: dict[str, str], *, seconds: int, connections: int) -> None:
+    ports = {name: free_port() for name in ("static", "proxy", "stream", "offload")}
+    load = {"seconds": seconds, "connections": connections}
+    offload = {"ECHOSHARE_PORTAL_MEDIA_OFFLOAD": "x-accel", "ECHOSHARE_BEHIND_PROXY": "yes"}
+    with nginx(
+        work, static_port=ports["static"], proxy_port=ports["proxy"], upstream_port=ports["offload"]
+    ):
+        reference = measure_nginx(f"http://127.0.0.1:{ports['static']}", ids, load)
+        rows: list[Row] = [
+            ("nginx static, sendfile: 50 MB MP4", f"{reference[0]:.0f} MB/s", "1"),
+            ("nginx static, sendfile: 300 KB JPEG", f"{reference[1]:.0f} req/s", "1"),
+        ]
+        with portal(work, ports["stream"]) as server:
+            base = f"http://127.0.0.1:{ports['stream']}"
+            rows += measure_portal(base, ids, load, server.pid, reference)
+        with portal(work, ports["offload"], **offload):
+            base = f"http://127.0.0.1:{ports['proxy']}"
+            rows.append(measure_offloaded(base, ids, load, reference[0]))
+    print(f"\nwrk -t2 -c{connections} -d{seconds}s, loopback, {os.cpu_count()} cores")
+    print("portal: `echoshare web` (gunicorn gthread, its default workers and threads)\n")
+    print(f"| {'what':<46} | {'measured':<30} | ratio to nginx |")
+    print(f"|{'-' * 48}|{'-' * 32}|----------------|")
+    for what, measured, ratio in rows:
+        print(f"| {what:<46} | {measured:<30} | {ratio:<14} |")
+    print("\ntargets: MP4 >= 0.7 (embedded), >= 0.95 (offloaded); JPEG >= 0.15; zip < 150 MB")
+
+
+if __name__ == "__main__":
+    main()
