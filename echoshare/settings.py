@@ -43,7 +43,8 @@ CSRF_TRUSTED_ORIGINS = env_list("ECHOSHARE_CSRF_TRUSTED_ORIGINS", [])
 
 # Public base URL of the portal (the start of the link patients get) and, for the clinic
 # tier, where it reaches the portal's API and with which key.
-PORTAL_URL = env_str("ECHOSHARE_PORTAL_URL", "http://127.0.0.1:8000").rstrip("/")
+_LOCAL_WEB = f"http://127.0.0.1:{env_int('ECHOSHARE_HTTP_PORT', 8000, minimum=0, maximum=65535)}"
+PORTAL_URL = env_str("ECHOSHARE_PORTAL_URL", _LOCAL_WEB).rstrip("/")
 PORTAL_API_URL = env_str("ECHOSHARE_PORTAL_API_URL", PORTAL_URL).rstrip("/")
 PORTAL_API_KEY = env_str("ECHOSHARE_PORTAL_API_KEY", "")
 
@@ -70,6 +71,7 @@ _CLINIC_APPS = [
     "echoshare.dicomnet",
     "echoshare.imaging",
     "echoshare.notify",
+    "echoshare.clinic.staff",  # staff pages and system monitoring (label "staffpages")
 ]
 INSTALLED_APPS = (
     _SHARED_APPS + (_CLINIC_APPS if SERVES_CLINIC else []) + (_PORTAL_APPS if SERVES_PORTAL else [])
@@ -329,6 +331,19 @@ MESSAGE_TEMPLATES_DIR = env_str("ECHOSHARE_MESSAGE_TEMPLATES_DIR", "")
 BOOKING_REMINDER_HOURS = env_int("ECHOSHARE_BOOKING_REMINDER_HOURS", 24, minimum=0)  # 0: off
 EXPIRY_REMINDER_DAYS = env_int("ECHOSHARE_EXPIRY_REMINDER_DAYS", 7, minimum=0)  # 0: off
 
+# --- Publishing (echoshare.clinic: passwords, publishing, share status) ----------------------
+# The clinic's name and phone number as patients see them in messages and on password slips.
+CLINIC_NAME = env_str("ECHOSHARE_CLINIC_NAME", "echoshare")
+CLINIC_PHONE = env_str("ECHOSHARE_CLINIC_PHONE", "")
+# Publish without a staff click once no image has arrived on the patient AE title for the
+# quiet time (never while an item needs review, the exam is on hold or consent is missing).
+AUTO_PUBLISH = env_bool("ECHOSHARE_AUTO_PUBLISH", False)
+AUTO_PUBLISH_QUIET_MINUTES = env_int("ECHOSHARE_AUTO_PUBLISH_QUIET_MINUTES", 10, minimum=1)
+# Seconds the clinic waits for the portal's API (uploads of clips included).
+PORTAL_API_TIMEOUT_SECONDS = env_int("ECHOSHARE_PORTAL_API_TIMEOUT_SECONDS", 120, minimum=1)
+# How often the clinic pulls share events (opened, downloaded, deleted ...) from the portal.
+SHARE_STATUS_PULL_SECONDS = env_int("ECHOSHARE_SHARE_STATUS_PULL_SECONDS", 60, minimum=5)
+
 # --- Clinic staff (echoshare.clinic, echoshare.audit) ----------------------------------------
 LOGIN_URL = "/staff/login/"
 LOGIN_REDIRECT_URL = "/staff/"
@@ -345,6 +360,20 @@ STAFF_IDLE_MINUTES = env_int("ECHOSHARE_STAFF_IDLE_MINUTES", 30, minimum=1, maxi
 STAFF_LOCKOUT_AFTER = env_int("ECHOSHARE_STAFF_LOCKOUT_AFTER", 5, minimum=1)
 STAFF_LOCKOUT_SECONDS = env_int("ECHOSHARE_STAFF_LOCKOUT_SECONDS", 60, minimum=1)
 STAFF_LOCKOUT_MAX_SECONDS = env_int("ECHOSHARE_STAFF_LOCKOUT_MAX_SECONDS", 86400, minimum=1)
+
+# --- Staff pages and system monitoring (echoshare.clinic.staff, clinic/monitoring.py) ----------
+# Alerts go to these addresses; empty: the e-mail addresses of the active administrators.
+MONITOR_ALERT_EMAILS = env_list("ECHOSHARE_MONITOR_ALERT_EMAILS", [])
+# Free space below this (MB) in the archive or data folder is an incident.
+MONITOR_DISK_FREE_MB = env_int("ECHOSHARE_MONITOR_DISK_FREE_MB", 5120, minimum=1)
+# Jobs waiting longer than this many are an incident (so is any waiting job with no live worker).
+MONITOR_BACKLOG_MAX = env_int("ECHOSHARE_MONITOR_BACKLOG_MAX", 200, minimum=1)
+# Where the status check reaches the DICOM listener (C-ECHO); empty: 127.0.0.1 when it binds
+# to every address, else its bind address.
+MONITOR_DICOM_HOST = env_str("ECHOSHARE_MONITOR_DICOM_HOST", "")
+MONITOR_TIMEOUT_SECONDS = env_int("ECHOSHARE_MONITOR_TIMEOUT_SECONDS", 3, minimum=1, maximum=60)
+# How often the scheduler evaluates the conditions (the periodic job "staffpages.monitor").
+MONITOR_EVERY_SECONDS = env_int("ECHOSHARE_MONITOR_EVERY_SECONDS", 60, minimum=10)
 
 # --- Logging --------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("ECHOSHARE_LOG_LEVEL", "info", ("debug", "info", "warning", "error"))

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -240,6 +242,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--runs", type=int, default=3, help="rounds; medians are printed")
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "curl"):
         if shutil.which(tool) is None:
@@ -249,79 +252,102 @@ def main() -> None:
         work.chmod(0o755)  # nginx's workers run as another user
         print("preparing shares (50 MB clip, 300 KB photos, a 300 MB share) ...", flush=True)
         ids = prepare(work)
-        run(work, ids, seconds=args.seconds, connections=args.connections)
+        run(
+            work,
+            ids,
+            runs=args.runs,
+            load={"seconds": args.seconds, "connections": args.connections},
+        )
 
 
-Row = tuple[str, str, str]  # what, measured, ratio to nginx
+@dataclass
+class Servers:
+    static: str  # nginx, the files themselves
+    stream: str  # echoshare web, ECHOSHARE_PORTAL_MEDIA_OFFLOAD=stream
+    offload: str  # nginx in front of echoshare web in x-accel mode
+    stream_pid: int
 
 
-def measure_nginx(static: str, ids: dict[str, str], load: dict[str, int]) -> tuple[float, float]:
-    """The reference: nginx sending the same two files itself (MB/s, req/s)."""
-    _, mp4 = wrk(f"{static}/{ids['clip_key']}", **load)
-    jpeg, _ = wrk(f"{static}/{ids['photo_key']}", **load)
-    return mp4, jpeg
+def one_round(
+    servers: Servers, ids: dict[str, str], cookies: dict[str, str], load: dict[str, int]
+) -> dict[str, float]:
+    """Each figure once; reference and portal alternate, so the machine's load falls on both."""
+    token, figures = ids["token"], {}
+    media, offloaded = f"{servers.stream}/s/{token}/m", f"{servers.offload}/s/{token}/m"
+    figures["nginx_mp4"] = wrk(f"{servers.static}/{ids['clip_key']}", **load)[1]
+    figures["mp4"] = wrk(f"{media}/{ids['clip_id']}/full", cookie=cookies["stream"], **load)[1]
+    figures["offloaded_mp4"] = wrk(
+        f"{offloaded}/{ids['clip_id']}/full", cookie=cookies["offload"], **load
+    )[1]
+    figures["nginx_jpeg"] = wrk(f"{servers.static}/{ids['photo_key']}", **load)[0]
+    figures["jpeg"] = wrk(f"{media}/{ids['photo_id']}/full", cookie=cookies["stream"], **load)[0]
+    figures["gallery"] = wrk(
+        f"{servers.stream}/s/{token}/gallery", cookie=cookies["stream"], **load
+    )[0]
+    return figures
 
 
-def measure_portal(
-    base: str, ids: dict[str, str], load: dict[str, int], pid: int, reference: tuple[float, float]
-) -> list[Row]:
-    token, (nginx_mp4, nginx_jpeg) = ids["token"], reference
-    cookie = session_cookie(base, token)
-    media = f"{base}/s/{token}/m"
-    _, mp4 = wrk(f"{media}/{ids['clip_id']}/full", cookie=cookie, **load)
-    jpeg, _ = wrk(f"{media}/{ids['photo_id']}/full", cookie=cookie, **load)
-    gallery, _ = wrk(f"{base}/s/{token}/gallery", cookie=cookie, **load)
-    big_cookie = session_cookie(base, ids["big_token"])
-    idle, peak, total, size = zip_peak_memory(base, ids["big_token"], big_cookie, pid, 8)
-    return [
-        ("portal, authorized: 50 MB MP4", f"{mp4:.0f} MB/s", f"{mp4 / nginx_mp4:.2f}"),
-        ("portal, authorized: 300 KB JPEG", f"{jpeg:.0f} req/s", f"{jpeg / nginx_jpeg:.2f}"),
-        ("portal: gallery page", f"{gallery:.0f} req/s", "-"),
-        (
-            f"portal: 8 clients download a {size / MB:.0f} MB zip",
-            f"worker {idle:.0f} -> {peak:.0f} MB, all {total:.0f} MB",
-            "-",
-        ),
-    ]
-
-
-def measure_offloaded(
-    base: str, ids: dict[str, str], load: dict[str, int], nginx_mp4: float
-) -> Row:
-    cookie = session_cookie(base, ids["token"])
-    _, mp4 = wrk(f"{base}/s/{ids['token']}/m/{ids['clip_id']}/full", cookie=cookie, **load)
-    return (
-        "nginx + portal X-Accel-Redirect: 50 MB MP4",
-        f"{mp4:.0f} MB/s",
-        f"{mp4 / nginx_mp4:.2f}",
+def report(
+    figures: dict[str, float],
+    zip_figures: tuple[float, float, float, int],
+    runs: int,
+    load: dict[str, int],
+) -> None:
+    f = figures
+    idle, peak, total, size = zip_figures
+    mp4, jpeg = f["nginx_mp4"], f["nginx_jpeg"]
+    rows = [
+        ("nginx static, sendfile: 50 MB MP4", f"{mp4:.0f} MB/s", "1"),
+        ("nginx static, sendfile: 300 KB JPEG", f"{jpeg:.0f} req/s", "1"),
+        ("portal, authorized: 50 MB MP4", f"{f['mp4']:.0f} MB/s", f"{f['mp4'] / mp4:.2f}"),
+        ("portal, authorized: 300 KB JPEG", f"{f['jpeg']:.0f} req/s", f"{f['jpeg'] / jpeg:.2f}"),
+        ("portal: gallery page", f"{f['gallery']:.0f} req/s", "-"),
+        ("nginx + portal X-Accel-Redirect: 50 MB MP4", f"{f['offloaded_mp4']:.0f} MB/s",
+         f"{f['offloaded_mp4'] / mp4:.2f}"),
+        (f"portal: 8 clients download a {size / MB:.0f} MB zip",
+         f"worker {idle:.0f} -> {peak:.0f} MB, all {total:.0f} MB", "-"),
+    ]  # fmt: skip
+    print(
+        f"\nwrk -t2 -c{load['connections']} -d{load['seconds']}s, loopback, {os.cpu_count()} cores,"
     )
-
-
-def run(work: Path, ids: dict[str, str], *, seconds: int, connections: int) -> None:
-    ports = {name: free_port() for name in ("static", "proxy", "stream", "offload")}
-    load = {"seconds": seconds, "connections": connections}
-    offload = {"ECHOSHARE_PORTAL_MEDIA_OFFLOAD": "x-accel", "ECHOSHARE_BEHIND_PROXY": "yes"}
-    with nginx(
-        work, static_port=ports["static"], proxy_port=ports["proxy"], upstream_port=ports["offload"]
-    ):
-        reference = measure_nginx(f"http://127.0.0.1:{ports['static']}", ids, load)
-        rows: list[Row] = [
-            ("nginx static, sendfile: 50 MB MP4", f"{reference[0]:.0f} MB/s", "1"),
-            ("nginx static, sendfile: 300 KB JPEG", f"{reference[1]:.0f} req/s", "1"),
-        ]
-        with portal(work, ports["stream"]) as server:
-            base = f"http://127.0.0.1:{ports['stream']}"
-            rows += measure_portal(base, ids, load, server.pid, reference)
-        with portal(work, ports["offload"], **offload):
-            base = f"http://127.0.0.1:{ports['proxy']}"
-            rows.append(measure_offloaded(base, ids, load, reference[0]))
-    print(f"\nwrk -t2 -c{connections} -d{seconds}s, loopback, {os.cpu_count()} cores")
-    print("portal: `echoshare web` (gunicorn gthread, its default workers and threads)\n")
+    print(f"median of {runs} rounds; portal: `echoshare web` (gunicorn gthread, default workers)\n")
     print(f"| {'what':<46} | {'measured':<30} | ratio to nginx |")
     print(f"|{'-' * 48}|{'-' * 32}|----------------|")
     for what, measured, ratio in rows:
         print(f"| {what:<46} | {measured:<30} | {ratio:<14} |")
     print("\ntargets: MP4 >= 0.7 (embedded), >= 0.95 (offloaded); JPEG >= 0.15; zip < 150 MB")
+
+
+def run(work: Path, ids: dict[str, str], *, runs: int, load: dict[str, int]) -> None:
+    ports = {name: free_port() for name in ("static", "proxy", "stream", "offload")}
+    offload_env = {"ECHOSHARE_PORTAL_MEDIA_OFFLOAD": "x-accel", "ECHOSHARE_BEHIND_PROXY": "yes"}
+    with (
+        nginx(
+            work,
+            static_port=ports["static"],
+            proxy_port=ports["proxy"],
+            upstream_port=ports["offload"],
+        ),
+        portal(work, ports["stream"]) as stream,
+        portal(work, ports["offload"], **offload_env),
+    ):
+        servers = Servers(
+            static=f"http://127.0.0.1:{ports['static']}",
+            stream=f"http://127.0.0.1:{ports['stream']}",
+            offload=f"http://127.0.0.1:{ports['proxy']}",
+            stream_pid=stream.pid,
+        )
+        cookies = {
+            "stream": session_cookie(servers.stream, ids["token"]),
+            "offload": session_cookie(servers.offload, ids["token"]),
+        }
+        rounds = [one_round(servers, ids, cookies, load) for _ in range(runs)]
+        big_cookie = session_cookie(servers.stream, ids["big_token"])
+        zip_figures = zip_peak_memory(
+            servers.stream, ids["big_token"], big_cookie, servers.stream_pid, 8
+        )
+    medians = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
+    report(medians, zip_figures, runs, load)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import errno
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -47,6 +48,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 _INDEX_ATTEMPTS = 5
+RELINK_AFTER = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,10 @@ def instance_store(*, path: Path, origin: IngestOrigin, move: bool = False) -> I
     try:
         header = header_read(path)
         temp, sha256, size = _stage(path, move=move)
+    except OSError as exc:  # unreadable source, full tmp folder ...
+        if move:
+            storage.remove_quietly(path)
+        raise _no_room(exc) from exc
     except BaseException:
         if move:
             storage.remove_quietly(path)
@@ -132,24 +138,24 @@ def instance_store(*, path: Path, origin: IngestOrigin, move: bool = False) -> I
 
 def _stage(path: Path, *, move: bool) -> tuple[Path, str, int]:
     """A fsynced private copy in the archive's tmp folder, with its hash and size."""
-    try:
-        if move and path.resolve().parent == archive_tmp_dir().resolve():
-            sha256, size = storage.hash_and_sync(path)
-            return path, sha256, size
-        with path.open("rb") as source:
-            staged = storage.stream_to_temp(source)
-        if move:
-            storage.remove_quietly(path)
-        return staged
-    except OSError as exc:
-        raise _no_room(exc) from exc
+    if move and path.resolve().parent == archive_tmp_dir().resolve():
+        sha256, size = storage.hash_and_sync(path)
+        return path, sha256, size
+    with path.open("rb") as source:
+        staged = storage.stream_to_temp(source)
+    if move:
+        storage.remove_quietly(path)
+    return staged
 
 
 def _store_staged(
     header: InstanceHeader, temp: Path, sha256: str, size: int, origin: IngestOrigin
 ) -> IngestResult:
     for _attempt in range(_INDEX_ATTEMPTS):
-        duplicate = _identical_copy(header, sha256, origin)
+        try:
+            duplicate = _identical_copy(header, sha256, origin)
+        except DatabaseError as exc:
+            raise _no_database(exc) from exc
         if duplicate is not None:
             return duplicate
         now = timezone.now()
@@ -164,15 +170,27 @@ def _store_staged(
             # A parallel association indexed the same instance first (E2): take the file
             # back to tmp and look again; the next round finds the identical copy or
             # takes the next version number.
-            storage.rename(final, temp)
+            _take_back(final, temp)
         except DatabaseError as exc:
             storage.remove_quietly(final)
-            log.warning("archive index unavailable: %s", exc)
-            raise IngestRefused(OUT_OF_RESOURCES, "archive database unavailable") from exc
+            raise _no_database(exc) from exc
         except BaseException:
             storage.remove_quietly(final)
             raise
     raise IngestRefused(OUT_OF_RESOURCES, "archive busy: too many concurrent versions")
+
+
+def _take_back(final: Path, temp: Path) -> None:
+    try:
+        storage.rename(final, temp)
+    except OSError as exc:
+        storage.remove_quietly(final)
+        raise _no_room(exc) from exc
+
+
+def _no_database(exc: DatabaseError) -> IngestRefused:
+    log.warning("archive index unavailable: %s", exc)
+    return IngestRefused(OUT_OF_RESOURCES, "archive database unavailable")
 
 
 def _no_room(exc: OSError) -> IngestRefused:
@@ -246,7 +264,7 @@ def _index(
 
 
 def _study_for(header: InstanceHeader, now: Any) -> Study:
-    study, _ = Study.objects.get_or_create(
+    study, created = Study.objects.get_or_create(
         study_instance_uid=header.study_instance_uid,
         defaults={
             "patient_id": header.patient_id,
@@ -259,8 +277,11 @@ def _study_for(header: InstanceHeader, now: Any) -> Study:
             "retain_until": now.date(),  # set properly below
         },
     )
+    # An unmatched study tries again when a new batch of its images arrives (its appointment
+    # may have been booked since), not for every image of one transfer.
+    new_batch = created or now - study.last_received_at > RELINK_AFTER
     study.last_received_at = now
-    if study.appointment_id is None:
+    if study.appointment_id is None and new_batch:
         study.appointment = appointment_for(
             accession_number=header.accession_number,
             study_instance_uid=header.study_instance_uid,

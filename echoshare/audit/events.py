@@ -68,6 +68,18 @@ SHARE_DELETED = "share.deleted"
 SHARE_EXPIRED = "share.expired"
 SHARE_PASSWORD_RESET = "share.password_reset"  # noqa: S105 - an event name
 LINK_SENT = "link.sent"
+# Publishing (issue 6): staff actions on shares, holds, passwords and contact details.
+SHARE_PUBLISH_REQUESTED = "share.publish_requested"
+SHARE_PUBLISH_FAILED = "share.publish_failed"
+SHARE_EXTENDED = "share.extended"
+SHARE_REVOKED = "share.revoked"
+SHARE_LOCK_RESET = "share.lock_reset"
+SHARE_RESENT = "share.resent"
+APPOINTMENT_HOLD_SET = "appointment.hold_set"
+PASSWORD_SENT = "password.sent"  # noqa: S105 - an event name
+PASSWORD_SLIP_PRINTED = "password.slip_printed"  # noqa: S105 - an event name
+CONTACT_CONFIRMED = "contact.confirmed"
+SELECTION_CHANGED = "selection.changed"
 LINK_SEND_FAILED = "link.send_failed"
 
 ALL_EVENTS = frozenset(

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from echoshare.lib.dicom_uid import new_uid
+from echoshare.lib.secrets import new_token
 
 
 class Language(models.TextChoices):
@@ -64,6 +65,22 @@ class Appointment(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BOOKED)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Publishing (issue 6, docs/publishing.md): the patient's password as an argon2id hash, and
+    # sealed (encrypted) while it must be resendable; a hold stops every publication.
+    password_hash = models.CharField(max_length=200, blank=True, editable=False)
+    password_sealed = models.TextField(blank=True, editable=False)
+    on_hold = models.BooleanField(_("on hold"), default=False)
+    hold_reason = models.CharField(_("reason for the hold"), max_length=200, blank=True)
+    hold_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    hold_at = models.DateTimeField(null=True, blank=True, editable=False)
+    contact_confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["scheduled_at"]
@@ -140,3 +157,125 @@ class LoginThrottle(models.Model):
 
     def is_locked(self, now: datetime) -> bool:
         return self.locked_until is not None and self.locked_until > now
+
+
+# --- Selection and publishing (issue 6, docs/publishing.md) ------------------------------------
+
+
+class SelectedItem(models.Model):
+    """One archived instance a patient gets, in the order staff chose, with its staff settings."""
+
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.CASCADE, related_name="selected_items"
+    )
+    instance = models.ForeignKey(
+        "archive.Instance", on_delete=models.PROTECT, related_name="selections"
+    )
+    position = models.PositiveIntegerField(default=0)
+    # 0-based poster/still frame of a clip chosen by staff; None: the renderer's choice.
+    frame = models.PositiveIntegerField(null=True, blank=True)
+    # Staff crop [x0, y0, x1, y1] (corners included) or None.
+    crop = models.JSONField(null=True, blank=True)
+    # Last render/preview outcome: "" (not yet), "regions", "device_rule", "staff_crop",
+    # "needs_review"; with the reason staff read.
+    branch = models.CharField(max_length=16, blank=True)
+    review_reason = models.CharField(max_length=300, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["appointment", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment", "instance"], name="clinic_selected_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.position + 1} of {self.appointment}"
+
+    @property
+    def needs_review(self) -> bool:
+        return self.branch == "needs_review"
+
+
+class PublicationQuerySet(models.QuerySet["Publication"]):
+    def open(self) -> PublicationQuerySet:
+        """Publications whose share may still be reached (or is being made)."""
+        return self.filter(state__in=Publication.OPEN_STATES)
+
+
+class Publication(models.Model):
+    """The clinic's record of one share on the portal: how it was made and how it stands."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("waiting to be published")
+        FAILED = "failed", _("publishing failed")
+        SENT = "sent", _("sent")
+        OPENED = "opened", _("opened")
+        DOWNLOADED = "downloaded", _("downloaded")
+        DELETED = "deleted_by_patient", _("deleted by the patient")
+        EXPIRED = "expired", _("expired")
+        REVOKED = "revoked", _("revoked")
+
+    OPEN_STATES = (State.QUEUED, State.SENT, State.OPENED, State.DOWNLOADED)
+    ENDED_STATES = (State.DELETED, State.EXPIRED, State.REVOKED)
+
+    key = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.PROTECT, related_name="publications"
+    )
+    state = models.CharField(max_length=20, choices=State.choices, default=State.QUEUED)
+    # Made before the first POST and replayed by every retry: one share, one link (H2).
+    idempotency_key = models.CharField(max_length=64, unique=True, editable=False)
+    portal_share_id = models.CharField(max_length=64, blank=True, editable=False)
+    # What the first attempt sent (manifest with the hashes and expiry, and which items with
+    # which frame and crop): every retry sends the very same request, so the portal replays.
+    request = models.JSONField(default=dict, blank=True, editable=False)
+    # {"link": ..., "delete_code": ...} encrypted; emptied once the share has ended.
+    secrets_sealed = models.TextField(blank=True, editable=False)
+    expires_at = models.DateTimeField()
+    error = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=20, blank=True)  # the portal's share state
+    last_status_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+    deleted_by_patient_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    items = models.PositiveIntegerField(default=0)
+
+    objects = PublicationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"share {self.key[:8]} of {self.appointment}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN_STATES
+
+    @property
+    def has_ended(self) -> bool:
+        return self.state in self.ENDED_STATES
+
+
+class PortalEventCursor(models.Model):
+    """Where the status pull continues in the portal's clinic-wide event feed."""
+
+    name = models.CharField(max_length=32, unique=True, default="events")
+    after = models.CharField(max_length=200, blank=True)
+    pulled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"portal events after {self.after or 'the start'}"

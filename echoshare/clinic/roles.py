@@ -23,6 +23,7 @@ _BOOKING = (
     "clinic.change_appointment",
     "clinic.import_appointments",
     "clinic.resend_link",
+    "notify.retry_message",
 )
 _IMAGING = (
     "clinic.view_patient",
@@ -33,6 +34,7 @@ _IMAGING = (
     "clinic.select_images",
     "clinic.publish_share",
     "clinic.resend_link",
+    "notify.retry_message",
     "clinic.request_destruction",
 )
 _ADMINISTRATION = (

@@ -15,7 +15,9 @@ from echoshare.audit import events
 from echoshare.audit.services import audit_record
 from echoshare.clinic.booking_input import Booking, PatientData
 from echoshare.clinic.models import ApiToken, Appointment, Patient
+from echoshare.clinic.passwords import booking_password_start, booking_reminder_move, reminder_key
 from echoshare.lib.secrets import DELETE_CODE_ALPHABET, keyed_hash, new_token
+from echoshare.notify.services import message_cancel
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -103,6 +105,7 @@ def appointment_create(
             station_ae_title=station_ae_title,
             accession_number=accession_number or accession_number_new(scheduled_at),
         )
+        booking_password_start(appointment=appointment)  # password + booking e-mails
         audit_record(
             event=audit_event,
             user=user,
@@ -121,9 +124,11 @@ def appointment_change(
     if unknown:
         raise ValueError(f"cannot change {', '.join(sorted(unknown))}")
     with transaction.atomic():
+        previous_reminder = reminder_key(appointment)
         changed = _changed(appointment, changes)
         if changed:
             appointment.save()
+            booking_reminder_move(appointment=appointment, previous_key=previous_reminder)
             audit_record(
                 event=events.APPOINTMENT_CHANGED,
                 user=user,
@@ -148,6 +153,8 @@ def appointment_status_set(
         appointment.status = status
         appointment.save(update_fields=["status", "updated_at"])
         cancelled = status == Appointment.Status.CANCELLED
+        if cancelled:
+            message_cancel(idempotency_key=reminder_key(appointment))
         audit_record(
             event=events.APPOINTMENT_CANCELLED if cancelled else events.APPOINTMENT_CHANGED,
             user=user,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from echoshare.clinic import api, views
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.staff_home, name="home"),
     path("login/", views.staff_login, name="login"),
     path("logout/", views.staff_logout, name="logout"),
+    path("", include("echoshare.clinic.staff.urls")),  # the staff pages (names: clinic:today ...)
     path("api/v1/appointments", api.appointments, name="api-appointments"),
     path(
         "api/v1/appointments/<str:accession_number>",

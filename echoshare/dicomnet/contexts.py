@@ -7,13 +7,19 @@ few bytes on the wire, and ultrasound machines do not need it.
 from __future__ import annotations
 
 from pydicom import uid
-from pynetdicom import sop_class
+
+ULTRASOUND_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.6.1"
+ULTRASOUND_MULTI_FRAME_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.3.1"
+SECONDARY_CAPTURE_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.7"
+ENHANCED_US_VOLUME_STORAGE = "1.2.840.10008.5.1.4.1.1.6.2"
+VERIFICATION = "1.2.840.10008.1.1"
+MODALITY_WORKLIST_FIND = "1.2.840.10008.5.1.4.31"
 
 STORAGE_SOP_CLASSES: tuple[str, ...] = (
-    sop_class.UltrasoundImageStorage,
-    sop_class.UltrasoundMultiFrameImageStorage,
-    sop_class.SecondaryCaptureImageStorage,
-    sop_class.EnhancedUSVolumeStorage,
+    ULTRASOUND_IMAGE_STORAGE,
+    ULTRASOUND_MULTI_FRAME_IMAGE_STORAGE,
+    SECONDARY_CAPTURE_IMAGE_STORAGE,
+    ENHANCED_US_VOLUME_STORAGE,
 )
 
 # Order matters: for a context offering several syntaxes pynetdicom picks the first of ours
@@ -33,6 +39,3 @@ STORAGE_TRANSFER_SYNTAXES: tuple[str, ...] = (
 
 # Queries and echoes carry no pixel data: the two uncompressed little endian syntaxes.
 PLAIN_TRANSFER_SYNTAXES: tuple[str, ...] = (uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian)
-
-VERIFICATION = sop_class.Verification
-MODALITY_WORKLIST_FIND = sop_class.ModalityWorklistInformationFind

@@ -43,7 +43,7 @@ def spool_file(*args: Any, **kwargs: Any) -> Any:
     predecessor left behind."""
     kwargs["dir"] = archive_tmp_dir()
     kwargs["prefix"] = f"{SPOOL_PREFIX}{os.getpid()}-"
-    return tempfile.NamedTemporaryFile(*args, **kwargs)  # noqa: SIM115 - pynetdicom closes it
+    return tempfile.NamedTemporaryFile(*args, **kwargs)  # pynetdicom closes it
 
 
 def _configure_pynetdicom() -> None:
@@ -109,6 +109,7 @@ class _ReusePortServer(ThreadedAssociationServer):
     """Lets several listener processes share one port; the kernel spreads connections."""
 
     def server_bind(self) -> None:
+        assert self.socket is not None
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         super().server_bind()
 

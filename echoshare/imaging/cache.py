@@ -9,11 +9,13 @@ complete entry.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
@@ -31,6 +33,7 @@ from echoshare.imaging.render import (
 )
 
 MANIFEST = "result.json"
+ABANDONED_AFTER_SECONDS = 6 * 3600
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -74,6 +77,7 @@ def render_cached(
     if (entry / MANIFEST).exists():
         return _load(entry, mask)
     entry.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_abandoned(entry.parent.parent)
     work = Path(tempfile.mkdtemp(prefix=".partial-", dir=entry.parent))
     try:
         result = render_with_mask(header, mask, out_dir=work, settings=settings, frame=still)
@@ -86,6 +90,15 @@ def render_cached(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return _load(entry, mask)
+
+
+def _sweep_abandoned(root: Path) -> None:
+    """Remove partial entries of workers that died mid-render (no render takes hours)."""
+    too_old = time.time() - ABANDONED_AFTER_SECONDS
+    for partial in root.glob("*/.partial-*"):
+        with contextlib.suppress(OSError):
+            if partial.stat().st_mtime < too_old:
+                shutil.rmtree(partial, ignore_errors=True)
 
 
 def _save(folder: Path, result: RenderResult) -> None:

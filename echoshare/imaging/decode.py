@@ -109,25 +109,12 @@ def _int(ds: Dataset, keyword: str, default: int | None = None) -> int:
 def _checked_header(
     path: Path, ds: Dataset, element_start: int, element_head: bytes, pixel_budget: int
 ) -> ImageHeader:
-    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
-    if not syntax:
-        raise ImageRefused("the file has no transfer syntax")
-    syntax = UID(syntax)
-    if syntax == DeflatedExplicitVRLittleEndian:
-        raise ImageRefused("deflated DICOM files are not supported")
+    syntax = _checked_syntax(ds)
     if element_head[:4] not in _PIXEL_DATA_TAGS or len(element_head) < 12:
         raise ImageRefused("the file holds no image (no Pixel Data)")
     rows, columns = _int(ds, "Rows"), _int(ds, "Columns")
     frames = _int(ds, "NumberOfFrames", 1)
-    if rows < 1 or columns < 1 or frames < 1:
-        raise ImageRefused(f"absurd image size {columns}x{rows}, {frames} frame(s)")
-    if rows > MAX_SIDE or columns > MAX_SIDE:
-        raise ImageRefused(f"absurd image size {columns}x{rows} (limit {MAX_SIDE} a side)")
-    if rows * columns * frames > pixel_budget:
-        raise ImageRefused(
-            f"{columns}x{rows} x {frames} frame(s) is {rows * columns * frames:,} pixels,"
-            f" more than the budget of {pixel_budget:,}"
-        )
+    _check_size(columns, rows, frames, pixel_budget)
     samples = _int(ds, "SamplesPerPixel", 1)
     photometric = str(ds.get("PhotometricInterpretation", "")).strip()
     if photometric not in _PHOTOMETRIC.get(samples, set()):
@@ -136,11 +123,6 @@ def _checked_header(
     bits_stored = _int(ds, "BitsStored", bits_allocated)
     if bits_allocated not in (8, 16) or not 1 <= bits_stored <= bits_allocated:
         raise ImageRefused(f"unsupported bit depth {bits_stored}/{bits_allocated}")
-    try:
-        if not get_decoder(syntax).is_available:
-            raise ImageRefused(f"no decoder installed for {syntax.name}")
-    except NotImplementedError:
-        raise ImageRefused(f"unsupported transfer syntax {syntax.name or syntax}") from None
     head_length, length = _pixel_element_layout(element_head, syntax)
     return ImageHeader(
         path=path,
@@ -159,6 +141,34 @@ def _checked_header(
         encapsulated=syntax.is_encapsulated and length == _UNDEFINED_LENGTH,
         frame_rate=frame_rate(ds) if frames > 1 else DEFAULT_FRAME_RATE,
     )
+
+
+def _checked_syntax(ds: Dataset) -> UID:
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if not syntax:
+        raise ImageRefused("the file has no transfer syntax")
+    syntax = UID(syntax)
+    if syntax == DeflatedExplicitVRLittleEndian:
+        raise ImageRefused("deflated DICOM files are not supported")
+    try:
+        if not get_decoder(syntax).is_available:
+            raise ImageRefused(f"no decoder installed for {syntax.name}")
+    except NotImplementedError:
+        raise ImageRefused(f"unsupported transfer syntax {syntax.name or syntax}") from None
+    return syntax
+
+
+def _check_size(columns: int, rows: int, frames: int, pixel_budget: int) -> None:
+    """Refuse absurd or over-budget sizes from the numbers alone: nothing is allocated."""
+    if rows < 1 or columns < 1 or frames < 1:
+        raise ImageRefused(f"absurd image size {columns}x{rows}, {frames} frame(s)")
+    if rows > MAX_SIDE or columns > MAX_SIDE:
+        raise ImageRefused(f"absurd image size {columns}x{rows} (limit {MAX_SIDE} a side)")
+    if rows * columns * frames > pixel_budget:
+        raise ImageRefused(
+            f"{columns}x{rows} x {frames} frame(s) is {rows * columns * frames:,} pixels,"
+            f" more than the budget of {pixel_budget:,}"
+        )
 
 
 def _pixel_element_layout(element_head: bytes, syntax: UID) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -41,7 +41,7 @@ def retry_delay(*, attempt: int) -> float:
     return float(min(jittered, settings.JOB_RETRY_MAX_SECONDS))
 
 
-def _running(result: DBTaskResult) -> Any:
+def _running(result: DBTaskResult) -> QuerySet[DBTaskResult]:
     """The rows of this very run of the job, if nobody has settled it yet."""
     return DBTaskResult.objects.filter(
         id=result.id, status=TaskResultStatus.RUNNING, started_at=result.started_at
@@ -179,7 +179,7 @@ def stale_jobs(*, now: datetime | None = None) -> list[DBTaskResult]:
     stale = []
     # A job claimed just now by a worker that has not written its first heartbeat yet is
     # not stale: only jobs started before the cutoff are judged.
-    for result in DBTaskResult.objects.running().filter(Q(started_at__lt=cutoff)):
+    for result in DBTaskResult.objects.running().filter(started_at__lt=cutoff):
         worker_id = result.worker_ids[-1] if result.worker_ids else None
         if worker_id not in alive:
             stale.append(result)

@@ -19,7 +19,7 @@ from echoshare.portal.gallery_items import MEDIA_KINDS
 from echoshare.portal.models import ShareEvent, ShareItem
 from echoshare.portal.pages import ZIP_NAME, gone, zip_members
 from echoshare.portal.patient_session import session_has_share
-from echoshare.portal.services import event_record, share_find
+from echoshare.portal.services import event_record, share_find, token_hash
 from echoshare.portal.serving import NO_STORE, content_disposition, file_response
 
 FORBIDDEN = "Open the link and enter the password first.\n"
@@ -51,16 +51,32 @@ def _starts_at_zero(request: HttpRequest) -> bool:
     return not wanted or wanted.startswith("bytes=0-")
 
 
+def _open_item(token: str, item_id: str) -> ShareItem | None:
+    """The item together with its share in one query (the hot path of every photo and
+    thumbnail); None unless the share of this token holds it and is open (D1)."""
+    if not token or len(token) > 100:
+        return None
+    item = (
+        ShareItem.objects.select_related("share")
+        .filter(public_id=item_id, share__token_hash=token_hash(token))
+        .first()
+    )
+    return item if item is not None and item.share.is_open() else None
+
+
 @require_http_methods(["GET", "HEAD"])
 def media(request: HttpRequest, token: str, item_id: str, kind: str) -> HttpResponseBase:
-    share = share_find(token=token)
-    if share is None:
-        return gone(request)
+    item = _open_item(token, item_id) if kind in MEDIA_KINDS else None
+    if item is None:  # a wrong token, a dead share, or an item that is not the share's
+        share = share_find(token=token)
+        if share is None:
+            return gone(request)
+        return _not_found() if session_has_share(request, share) else _forbidden()
+    share = item.share
     if not session_has_share(request, share):
         return _forbidden()
-    item = share.items.filter(public_id=item_id).first() if kind in MEDIA_KINDS else None
-    path, content_type = _item_file(item, kind) if item else (None, "")
-    if item is None or path is None:
+    path, content_type = _item_file(item, kind)
+    if path is None:
         return _not_found()
     download = kind == "download"
     response = file_response(

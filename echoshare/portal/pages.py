@@ -18,6 +18,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from echoshare.lib.secrets import DELETE_CODE_LENGTH
 from echoshare.lib.zipstream import ZipMember, zip_size
 from echoshare.portal.gallery_items import share_entries, share_files_json
 from echoshare.portal.models import Share, ShareEvent, ShareItem
@@ -42,7 +43,6 @@ from echoshare.portal.services import (
 FORM_REFERRER_POLICY = "strict-origin"
 FORM_TEMPLATES = {"portal/link.html", "portal/delete.html"}
 ZIP_NAME = "echo.zip"
-DELETE_CODE_LENGTH = 4
 MAX_SECRET_LENGTH = 64
 
 

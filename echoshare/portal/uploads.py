@@ -83,19 +83,26 @@ def check_jpeg(file: IO[bytes], *, field: str) -> None:
 
 def _check_jpeg_segments(file: IO[bytes], field: str) -> None:
     """Walk the markers up to the image data; refuse metadata segments."""
+    broken = UploadError("corrupt_file", f"{field}: broken JPEG marker structure", 422)
     file.seek(2)
     while True:
-        marker = file.read(2)
-        if len(marker) < 2 or marker[0] != 0xFF:
-            raise UploadError("corrupt_file", f"{field}: broken JPEG marker structure", 422)
-        if marker[1] == 0xDA:  # start of scan: the image data follows
+        if file.read(1) != b"\xff":
+            raise broken
+        code = file.read(1)
+        while code == b"\xff":  # fill bytes may pad a marker
+            code = file.read(1)
+        if not code:
+            raise broken
+        if code[0] == 0xDA:  # start of scan: the image data follows
             return
-        if marker[1] not in _JPEG_ALLOWED:
+        if code[0] not in _JPEG_ALLOWED:
             raise UploadError(
-                "metadata_not_allowed", f"{field}: JPEG segment 0x{marker[1]:02X} not allowed", 422
+                "metadata_not_allowed", f"{field}: JPEG segment 0x{code[0]:02X} not allowed", 422
             )
-        (length,) = struct.unpack(">H", file.read(2))
-        file.seek(length - 2, 1)
+        length = file.read(2)
+        if len(length) < 2 or struct.unpack(">H", length)[0] < 2:
+            raise broken
+        file.seek(struct.unpack(">H", length)[0] - 2, 1)
 
 
 def _check_mp4_tags(container: av.container.InputContainer, field: str) -> None:
@@ -148,8 +155,9 @@ def check_mp4(file: IO[bytes], *, field: str) -> None:
             _check_streams(container, field)
             _check_mp4_tags(container, field)
             _check_samples(container, field)
-    except av.FFmpegError as exc:
-        raise UploadError("corrupt_file", f"{field}: the MP4 does not decode ({exc})", 422) from exc
+    except (av.FFmpegError, ValueError, OverflowError, IndexError) as exc:
+        # ValueError includes UnicodeDecodeError: PyAV decodes damaged tags as UTF-8.
+        raise UploadError("corrupt_file", f"{field}: the MP4 does not decode", 422) from exc
     finally:
         file.seek(0)
 
@@ -160,7 +168,7 @@ def _check_streams(container: av.container.InputContainer, field: str) -> None:
     if container.streams.subtitles or len(container.streams.video) != 1:
         raise UploadError("unsupported_type", f"{field}: the MP4 must hold one video stream", 415)
     video = container.streams.video[0]
-    if video.codec_context.name != "h264":
+    if video.codec_context is None or video.codec_context.name != "h264":
         raise UploadError("unsupported_type", f"{field}: the video must be H.264", 415)
     if video.width * video.height > _MAX_VIDEO_PIXELS or not video.width:
         raise UploadError("image_too_large", f"{field}: video frame size out of range", 413)

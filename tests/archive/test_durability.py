@@ -72,6 +72,38 @@ def test_a_fault_at_a_file_step_gives_no_success_and_leaves_nothing(
     assert instance_store(path=source, origin=DICOM_ORIGIN).created
 
 
+def test_a_failing_directory_fsync_after_the_rename_takes_the_file_back(
+    make_dicom, archive_files, monkeypatch
+):
+    """With the date folder already there, the only directory fsync is the one after the
+    rename: the renamed file must not stay visible."""
+    earlier = instance_store(path=make_dicom(), origin=DICOM_ORIGIN).instance.files.get()
+    calls: list[str] = []
+
+    def fail_after_rename(*args: object) -> None:
+        calls.append("fsync_dir")
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(storage, "rename", _recorded(calls, "rename", storage.rename))
+    monkeypatch.setattr(storage, "fsync_dir", fail_after_rename)
+
+    with pytest.raises(IngestRefused):
+        instance_store(path=make_dicom(), origin=DICOM_ORIGIN)
+
+    assert calls == ["rename", "fsync_dir"]
+    assert [p.name for p in archive_files()] == [earlier.relative_path.rsplit("/", 1)[1]]
+    assert list(archive_tmp_dir().iterdir()) == []
+    assert InstanceFile.objects.count() == 1
+
+
+def _recorded(calls: list[str], name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+    def record(*args: Any, **kwargs: Any) -> Any:
+        calls.append(name)
+        return real(*args, **kwargs)
+
+    return record
+
+
 def test_a_fault_at_the_commit_gives_no_success_and_leaves_nothing(
     make_dicom, archive_files, monkeypatch
 ):

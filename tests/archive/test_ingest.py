@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.utils import timezone
 from pydicom import dcmread
 
 from echoshare.archive.models import Instance, InstanceFile, Study
@@ -251,18 +252,19 @@ def test_staff_link_an_unmatched_study_by_hand_and_it_is_audited(make_dicom):
     assert (record.username, record.patient_ref) == ("sonja", "P5")
 
 
-def test_a_later_instance_links_a_study_once_its_appointment_exists(make_dicom):
+def test_a_later_batch_links_a_study_once_its_appointment_exists(make_dicom):
     study_uid = "1.2.826.0.1.3680043.8.498.31"
-    instance_store(
-        path=make_dicom(StudyInstanceUID=study_uid, AccessionNumber="LATE"), origin=DICOM_ORIGIN
-    )
+
+    def send() -> Study:
+        source = make_dicom(StudyInstanceUID=study_uid, AccessionNumber="LATE")
+        return instance_store(path=source, origin=DICOM_ORIGIN).instance.study
+
+    send()
     appointment = _appointment("LATE")
+    assert send().appointment is None  # same transfer: not looked up again for every image
 
-    instance_store(
-        path=make_dicom(StudyInstanceUID=study_uid, AccessionNumber="LATE"), origin=DICOM_ORIGIN
-    )
-
-    assert Study.objects.get().appointment == appointment
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        assert send().appointment == appointment
 
 
 def test_a_received_dataset_written_with_the_helper_is_stored_as_received(make_dicom, settings):

@@ -24,6 +24,9 @@ def main(port: str) -> None:
     from django.core.management import call_command
     from django.db import connections
 
+    # Imported once here, not in every child: a round's listener is ready at once.
+    import echoshare.dicomnet.management.commands.dicom  # noqa: F401
+
     for line in sys.stdin:
         if line.strip() != "start":
             continue

@@ -120,9 +120,7 @@ def _start_child(helper: subprocess.Popen[str]) -> int:
     return pid
 
 
-def test_every_acknowledged_instance_survives_sigkill_at_random_moments(
-    transactional_db, tmp_path
-):
+def test_every_acknowledged_instance_survives_sigkill_at_random_moments(transactional_db, tmp_path):
     rng = random.Random(SEED)
     archive = Path(settings.ARCHIVE_DIR)
     instances = [_instance_file(tmp_path, number) for number in range(ROUNDS * 40)]
@@ -149,7 +147,7 @@ def test_every_acknowledged_instance_survives_sigkill_at_random_moments(
         sender.start()
         for _round in range(ROUNDS):
             pid = _start_child(helper)
-            time.sleep(rng.uniform(0.02, 0.5))
+            time.sleep(rng.uniform(0.05, 1.0))
             os.kill(pid, signal.SIGKILL)
             assert _read_line(helper, "exit ") == f"exit {signal.SIGKILL}"
         # A last, orderly run: SIGTERM finishes cleanly and the restart swept the spool

@@ -74,3 +74,20 @@ def test_the_settings_of_the_project_are_used_by_default(tmp_path: Path, setting
     from PIL import Image
 
     assert max(Image.open(result.outputs["thumbnail"]).size) == 80
+
+
+def test_partial_entries_of_a_crashed_worker_are_swept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    path = make_ultrasound(tmp_path / "a.dcm")
+    first = cache.render_cached(path, settings=SETTINGS)
+    folder = first.outputs["still"].parent.parent
+    abandoned, recent = folder / ".partial-dead", folder / ".partial-busy"
+    for partial in (abandoned, recent):
+        partial.mkdir()
+        (partial / "clip.mp4").write_bytes(b"half")
+    old = time.time() - cache.ABANDONED_AFTER_SECONDS - 60
+    os.utime(abandoned, (old, old))
+    cache.render_cached(path, settings=SETTINGS, crop=Rect(0, 0, 99, 99))  # a new entry
+    assert not abandoned.exists() and recent.exists()

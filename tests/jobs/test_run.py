@@ -11,6 +11,7 @@ import pytest
 import requests
 from django.utils import timezone
 
+from echoshare.core.management.commands.run import HEALTHY_AFTER, Child
 from echoshare.jobs.models import SchedulerLease, WorkerHeartbeat
 from tests.jobs.conftest import Processes, wait_for
 from tests.jobs.test_web import answers, free_port
@@ -74,3 +75,16 @@ def test_run_supervises_web_worker_and_scheduler_and_stops_them_all(
         for pid in children:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_child_that_keeps_crashing_is_restarted_with_growing_waits() -> None:
+    child = Child("worker", ["true"])
+    delays = []
+    for _ in range(8):
+        child.started_at = 1000.0
+        child.schedule_restart(1001.0)  # crashed a second after starting
+        delays.append(child.restart_at - 1001.0)
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
+    child.started_at = 1000.0
+    child.schedule_restart(1000.0 + HEALTHY_AFTER + 1)  # ran a while: start again at once
+    assert child.restart_at == 1000.0 + HEALTHY_AFTER + 1

@@ -40,11 +40,13 @@ def test_the_access_log_of_a_share_request_holds_no_token_and_no_address(
     wait_for(lambda: answers(f"{base}/healthz"), timeout=120, what="the web server")
     response = requests.get(f"{base}/s/{TOKEN}/?lang=nl", timeout=10)
     assert response.status_code < 500
+    # Static files are served with DEBUG off and without collectstatic (WhiteNoise).
+    assert requests.get(f"{base}/static/admin/css/base.css", timeout=10).status_code == 200
     web.send_signal(signal.SIGTERM)
     assert web.wait(timeout=30) == 0
 
     log = processes.log(0, "web")
-    lines = [line for line in log.splitlines() if "/s/" in line]
+    lines = [line for line in log.splitlines() if " /s/" in line]
     assert lines, log
     assert TOKEN not in log
     assert "127.0.0.1" not in log.replace(f"127.0.0.1:{port}", "")  # only gunicorn's own bind

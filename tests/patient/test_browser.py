@@ -255,24 +255,31 @@ def test_one_download_and_download_all(context, shared) -> None:  # type: ignore
 def test_save_to_photos_hands_every_file_to_the_share_sheet(context, shared) -> None:  # type: ignore[no-untyped-def]
     share, token = shared
     # Headless chromium on Linux has no share sheet: stand in for the phone's Web Share API.
+    # The first call fails as Safari does when fetching outlasted the tap's permission.
     context.add_init_script(
         """navigator.canShare = (data) => !!(data && data.files);
+        window.shareCalls = 0;
         navigator.share = async (data) => {
+          window.shareCalls += 1;
+          if (window.shareCalls === 1) { throw new DOMException("too late", "NotAllowedError"); }
           window.sharedFiles = data.files.map(f => ({name: f.name, type: f.type, size: f.size}));
         };"""
     )
     page = context.new_page()
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if r.resource_type == "fetch" else None)
     open_with_password(page, token)
     button = page.get_by_role("button", name="Bewaren in Foto's")
     expect(button).to_be_visible()
     button.click()
+    expect(page.locator("#save-status")).to_contain_text("tik nog een keer")
+    button.click()
     page.wait_for_function("() => window.sharedFiles !== undefined")
     shared_files = page.evaluate("() => window.sharedFiles")
-    expected = [
-        {"name": item.file_name, "type": item.content_type, "size": item.size}
-        for item in share.items.order_by("position")
-    ]
+    items = list(share.items.order_by("position"))
+    expected = [{"name": i.file_name, "type": i.content_type, "size": i.size} for i in items]
     assert shared_files == expected
+    assert len(fetched) == len(items)  # each file fetched once, kept for the second tap
 
 
 def test_save_to_photos_stays_hidden_without_web_share(context, shared) -> None:  # type: ignore[no-untyped-def]

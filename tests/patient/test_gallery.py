@@ -98,7 +98,10 @@ def test_the_photo_page_shows_one_photo_with_previous_and_next(client: Client, s
     first, second = share.items.filter(kind="still").order_by("position")
     open_share(client, token)
     body = client.get(f"/s/{token}/photo/{first.public_id}").content.decode()
-    assert f'<img src="/s/{token}/m/{first.public_id}/full" alt="Echofoto 1">' in body
+    assert (
+        f'<img src="/s/{token}/m/{first.public_id}/full" alt="Echofoto 1" draggable="false">'
+        in body
+    )
     assert f'href="/s/{token}/photo/{second.public_id}" data-next' in body
     assert "data-prev" not in body
     body = client.get(f"/s/{token}/photo/{second.public_id}").content.decode()

@@ -4,25 +4,18 @@ file over the limit refused while it streams, and logs without the key, token or
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 
 from echoshare.portal.models import Share
 from echoshare.portal.services import apikey_create
+from tests.portal import processes
 from tests.portal.conftest import default_upload
 from tests.portal.factories import cheap_argon2_hash, jpeg_bytes, make_clinic
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _free_port() -> int:
@@ -31,62 +24,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _database_url() -> str:
-    conf = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{conf['NAME']}"
-    password = f":{conf['PASSWORD']}" if conf["PASSWORD"] else ""
-    port = f":{conf['PORT']}" if conf["PORT"] else ""
-    return f"postgres://{conf['USER']}{password}@{conf['HOST']}{port}/{conf['NAME']}"
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
 
 
 @pytest.fixture
-def web(tmp_path: Path, settings) -> Iterator[tuple[str, Path]]:
+def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`echoshare web` on a free port against the test database; stopped afterwards."""
     port = _free_port()
     log_path = tmp_path / "web.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "ECHOSHARE_DATA_DIR": str(tmp_path / "data"),
-        "ECHOSHARE_PORTAL_MEDIA_DIR": str(settings.PORTAL_MEDIA_DIR),
-        "ECHOSHARE_PORTAL_MAX_ITEM_MB": "1",
-        "ECHOSHARE_HTTP_PORT": str(port),
-        "ECHOSHARE_WEB_WORKERS": "1",
-        "PYTHONUNBUFFERED": "1",
-    }
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "echoshare.cli", "web"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    env = {"ECHOSHARE_HTTP_PORT": str(port), "ECHOSHARE_WEB_WORKERS": "1"}
+    process = processes.start("web", log_path, ECHOSHARE_PORTAL_MAX_ITEM_MB="1", **env)
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_up(base, process)
+        processes.wait_for(lambda: _answers(f"{base}/healthz"), process, "the web server")
         yield base, log_path
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def _wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the web server stopped"
-        try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the web server did not come up")
+        processes.stop(process)
 
 
 def _multipart(manifest: dict, files: dict[str, bytes]) -> list[tuple[str, tuple]]:

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
+from echoshare.core import demo_content
 from echoshare.core.management.commands.run import Command as RunCommand
 from echoshare.core.management.commands.run import default_processes
 
@@ -27,11 +28,35 @@ WEB_WAIT_SECONDS = 120
 
 
 def prepare_content(command: DemoCommand) -> None:
-    """The demo's data before the processes start. Not written yet (lead engineer)."""
+    """The demo's data before the processes start: clinic, API key, staff login."""
+    command.access = demo_content.prepare(command.say)
 
 
 def after_start(command: DemoCommand) -> None:
-    """The demo's actions once web (and DICOM) run. Not written yet (lead engineer)."""
+    """Send the sample exam through DICOM, publish a share through the API, print access."""
+    say, access = command.say, command.access
+    if settings.SERVES_CLINIC and "dicom" in default_processes():
+        sent = demo_content.send_sample_exam(say)
+        say(
+            f"DICOM: {sent} sample images stored through the listener on port "
+            f"{settings.DICOM_PORT} (AE titles {settings.DICOM_ARCHIVE_AE}, "
+            f"{settings.DICOM_PATIENT_AE})"
+        )
+    if settings.SERVES_PORTAL:
+        share = demo_content.publish_demo_share(access.api_key)
+        say("")
+        say("Patient link (open it in a browser):")
+        say(f"  {share.url}")
+        say(f"  password:     {share.password}")
+        say(f"  delete code:  {share.delete_code}")
+    if settings.SERVES_CLINIC:
+        say("")
+        say(f"Staff login: http://{settings.HTTP_HOST}:{settings.HTTP_PORT}/staff/login/")
+        say(f"  user:         {demo_content.DEMO_STAFF_USER}")
+        say(f"  password:     {access.staff_password}")
+        say(f"  authenticator (TOTP, add to an app): {access.totp_uri}")
+    say("")
+    say("Stop with Ctrl-C.")
 
 
 def _web_answers() -> bool:
@@ -48,9 +73,14 @@ def _web_answers() -> bool:
 
 class DemoCommand(RunCommand):
     help = "Run the embedded demo: SQLite and local folders, all processes, sample content."
+    access = demo_content.DemoAccess()
 
     def add_arguments(self, parser: Any) -> None:
         pass
+
+    def say(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
 
     def handle(self, *args: Any, **options: Any) -> None:
         for folder in (

@@ -55,13 +55,16 @@ class Command(BaseCommand):
         for _ in range(count):
             pid = os.fork()
             if pid == 0:
-                stop = threading.Event()
-                signal.signal(signal.SIGTERM, lambda *_: stop.set())
-                signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent passes Ctrl-C on
-                self._serve(config, stop, reuse_port=True, announce=False)
-                os._exit(0)
+                self._run_child(config)
             children.append(pid)
         return children
+
+    def _run_child(self, config: DicomConfig) -> None:
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent passes Ctrl-C on
+        self._serve(config, stop, reuse_port=True, announce=False)
+        os._exit(0)
 
     def _serve(
         self, config: DicomConfig, stop: threading.Event, *, reuse_port: bool, announce: bool

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 
 from echoshare.imaging.config import render_settings
 from echoshare.imaging.errors import ImageRefused
@@ -43,7 +44,12 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--crop: {exc}") from exc
         out: Path = options["out"]
-        rules = DeviceRule.objects.specs()
+        try:
+            rules = DeviceRule.objects.specs()
+        except DatabaseError as exc:
+            raise CommandError(
+                f"cannot read the device rules ({exc}); run `echoshare migrate`"
+            ) from exc
         refused = 0
         used: set[str] = set()
         for path in options["files"]:

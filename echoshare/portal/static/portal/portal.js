@@ -41,22 +41,35 @@
   function enableSaveToPhotos(button) {
     var status = document.getElementById("save-status");
     var files = JSON.parse(button.getAttribute("data-files") || "[]");
+    var prepared = null;  // File objects, kept once fetched
     if (!files.length || !canShareFiles()) { return; }
     button.hidden = false;
-    button.addEventListener("click", function () {
-      button.disabled = true;
-      status.textContent = button.getAttribute("data-busy") || "…";
-      Promise.all(files.map(function (f) {
+
+    function fetchAll() {
+      return Promise.all(files.map(function (f) {
         return fetch(f.url, { credentials: "same-origin" })
           .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.blob(); })
           .then(function (blob) { return new File([blob], f.name, { type: f.type }); });
-      })).then(function (list) {
+      }));
+    }
+
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      status.textContent = prepared ? "" : (button.getAttribute("data-busy") || "");
+      (prepared ? Promise.resolve(prepared) : fetchAll()).then(function (list) {
+        prepared = list;
         return navigator.share({ files: list });
       }).then(function () {
         status.textContent = "";
       }).catch(function (err) {
-        // The person closed the share sheet (AbortError): nothing to report.
-        status.textContent = err && err.name === "AbortError" ? "" : (button.getAttribute("data-failed") || "");
+        if (err && err.name === "AbortError") {
+          status.textContent = "";  // the person closed the share sheet
+        } else if (err && err.name === "NotAllowedError" && prepared) {
+          // Fetching large files outlasted the tap's permission: one more tap shares them.
+          status.textContent = button.getAttribute("data-ready") || "";
+        } else {
+          status.textContent = button.getAttribute("data-failed") || "";
+        }
       }).then(function () { button.disabled = false; });
     });
   }

@@ -1,0 +1,196 @@
+"""Exam: the archived images of one appointment, the patient's picks, and the share's history.
+
+Actions (POST) are in exam_actions.py; this module shows the page and the images.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from echoshare.archive.models import Instance
+from echoshare.audit import events
+from echoshare.audit.services import audit_record
+from echoshare.clinic.access import has_requirement, staff_required
+from echoshare.clinic.models import Appointment, Publication, SelectedItem
+from echoshare.clinic.publishing import publish_blockers
+from echoshare.clinic.selection import (
+    SelectionError,
+    selected_item_mask,
+    selected_item_preview,
+    selection_items,
+)
+from echoshare.clinic.staff.common import exam_or_404, source, staff_user
+from echoshare.clinic.staff.states import exam_state
+from echoshare.clinic.staff.tasks import make_thumbnail
+from echoshare.clinic.staff.thumbnails import refused_marker, thumbnail_path
+from echoshare.notify.models import Message
+
+PERMISSIONS = {
+    "can_see_images": "clinic.view_study",
+    "can_select": "clinic.select_images",
+    "can_publish": "clinic.publish_share",
+    "can_resend": "clinic.resend_link",
+    "can_upload": "clinic.upload_dicom",
+}
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One archived image on the page: its thumbnail state and the patient's pick."""
+
+    instance: Instance
+    thumbnail: str  # "ready", "pending" or "refused"
+    item: SelectedItem | None
+    position: int | None  # 1-based order in the patient's selection
+
+
+@dataclass(frozen=True)
+class ShareHistory:
+    publication: Publication
+    messages: list[Message]
+
+
+def _tiles(appointment: Appointment, items: list[SelectedItem]) -> list[Tile]:
+    by_instance = {item.instance_id: (n, item) for n, item in enumerate(items, start=1)}
+    tiles = []
+    missing: list[str] = []
+    instances = Instance.objects.filter(study__appointment=appointment).prefetch_related("files")
+    for instance in instances.order_by(
+        "study__first_received_at", "series_instance_uid", "instance_number", "id"
+    ):
+        files = sorted(instance.files.all(), key=lambda f: f.version)
+        state = "refused"
+        if files:
+            if thumbnail_path(files[-1]).exists():
+                state = "ready"
+            elif not refused_marker(files[-1]).exists():
+                state = "pending"
+                missing.append(instance.key)
+        position, item = by_instance.get(instance.pk, (None, None))
+        tiles.append(Tile(instance=instance, thumbnail=state, item=item, position=position))
+    for key in missing:
+        transaction.on_commit(lambda key=key: make_thumbnail.enqueue(instance_key=key))  # type: ignore[misc]
+    return tiles
+
+
+def _history(appointment: Appointment) -> list[ShareHistory]:
+    history = []
+    for publication in appointment.publications.order_by("-created_at"):
+        messages = Message.objects.filter(
+            idempotency_key__startswith=f"publication:{publication.key}:"
+        ).order_by("created_at")
+        history.append(ShareHistory(publication=publication, messages=list(messages)))
+    return history
+
+
+def exam_context(request: HttpRequest, appointment: Appointment) -> dict[str, Any]:
+    allowed = {name: has_requirement(request.user, perm) for name, perm in PERMISSIONS.items()}
+    context: dict[str, Any] = {
+        "appointment": appointment,
+        "patient": appointment.patient,
+        "state": exam_state(appointment),
+        "history": _history(appointment),
+        "other_messages": Message.objects.filter(patient_ref=appointment.patient.patient_id)
+        .exclude(idempotency_key__startswith="publication:")
+        .order_by("-created_at")[:20],
+        **allowed,
+    }
+    if allowed["can_see_images"]:
+        items = selection_items(appointment=appointment)
+        for item in items:
+            selected_item_mask(item=item)  # header only: marks items that need review
+        context["items"] = items
+        context["tiles"] = _tiles(appointment, items)
+        context["blockers"] = publish_blockers(appointment=appointment)
+    return context
+
+
+def exam_page(
+    request: HttpRequest, appointment: Appointment, *, status: int = 200, error: str = ""
+) -> HttpResponse:
+    context = exam_context(request, appointment)
+    context["error"] = error
+    return render(request, "clinic/staff/exam.html", context, status=status)
+
+
+@require_GET
+@staff_required("clinic.view_appointment")
+def exam(request: HttpRequest, accession_number: str) -> HttpResponse:
+    appointment = exam_or_404(accession_number)
+    sees_images = has_requirement(request.user, "clinic.view_study")
+    with transaction.atomic():
+        audit_record(
+            event=events.STUDY_VIEWED if sees_images else events.APPOINTMENT_VIEWED,
+            user=staff_user(request),
+            patient_ref=appointment.patient.patient_id,
+            object_ref=f"appointment {appointment.accession_number}",
+            detail="exam page",
+            source=source(request),
+        )
+    return exam_page(request, appointment)
+
+
+def _instance_of(appointment: Appointment, instance_key: str) -> Instance:
+    # Only an image of this exam: a key of another exam's image is a 404, never its image.
+    instance = Instance.objects.filter(key=instance_key, study__appointment=appointment).first()
+    if instance is None:
+        raise Http404
+    return instance
+
+
+@never_cache
+@require_GET
+@staff_required("clinic.view_study")
+def thumbnail(request: HttpRequest, accession_number: str, instance_key: str) -> HttpResponse:
+    instance = _instance_of(exam_or_404(accession_number), instance_key)
+    file = instance.current_file()
+    if file is None or not thumbnail_path(file).exists():
+        raise Http404
+    # A thumbnail is a few KB: read whole rather than streamed.
+    return HttpResponse(thumbnail_path(file).read_bytes(), content_type="image/jpeg")
+
+
+@never_cache
+@require_GET
+@staff_required("clinic.view_study")
+def preview(request: HttpRequest, accession_number: str, instance_key: str) -> HttpResponse:
+    """The staff preview of a picked item: the frame with what the patient gets outlined."""
+    appointment = exam_or_404(accession_number)
+    item = (
+        SelectedItem.objects.filter(appointment=appointment, instance__key=instance_key)
+        .select_related("instance", "appointment__patient")
+        .first()
+    )
+    if item is None:
+        raise Http404
+    try:
+        with transaction.atomic():
+            result = selected_item_preview(item=item, user=staff_user(request))
+    except SelectionError as exc:
+        return HttpResponse(str(exc), status=422, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(result.jpeg, content_type="image/jpeg")
+    response["X-Echoshare-Branch"] = result.branch
+    return response
+
+
+@never_cache
+@require_GET
+@staff_required("clinic.view_study")
+def thumbnails_state(request: HttpRequest, accession_number: str) -> HttpResponse:
+    """Which thumbnails are ready now (the page's script swaps placeholders for them)."""
+    from django.http import JsonResponse
+
+    appointment = exam_or_404(accession_number)
+    ready = []
+    for instance in Instance.objects.filter(study__appointment=appointment):
+        file = instance.current_file()
+        if file is not None and thumbnail_path(file).exists():
+            ready.append(instance.key)
+    return JsonResponse({"ready": ready, "state": exam_state(appointment).label})

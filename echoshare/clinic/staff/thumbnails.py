@@ -1,0 +1,67 @@
+"""Staff thumbnails of archived images: made by a job, kept in the data folder.
+
+Decoding a DICOM (a compressed cine may be hundreds of MB) is too heavy for a request (H3),
+so the Exam page enqueues `make_thumbnail` for each image without one and shows a
+placeholder until the file exists. Thumbnails are of the unmasked image: staff see what the
+machine showed. They are named by the archived file's SHA-256, so a new version of an
+instance gets a new thumbnail and identical bytes share one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.conf import settings
+
+from echoshare.archive import storage
+from echoshare.archive.models import Instance, InstanceFile
+from echoshare.imaging.config import render_settings
+from echoshare.imaging.decode import read_display_frame, read_header
+from echoshare.imaging.errors import ImageRefused
+from echoshare.imaging.stills import encode_thumbnail
+
+STAFF_THUMBNAIL_SIZE = 240
+
+
+def thumbnail_dir() -> Path:
+    return Path(settings.DATA_DIR) / "staff-thumbnails"
+
+
+def thumbnail_path(file: InstanceFile) -> Path:
+    return thumbnail_dir() / file.sha256[:2] / f"{file.sha256}.jpg"
+
+
+def refused_marker(file: InstanceFile) -> Path:
+    """Written when the image cannot be decoded: the page then says so instead of waiting."""
+    return thumbnail_path(file).with_suffix(".refused")
+
+
+def thumbnail_make(*, instance: Instance) -> Path | None:
+    """Make the thumbnail of the instance's current file (idempotent); None if undecodable."""
+    file = instance.current_file()
+    if file is None:
+        return None
+    target = thumbnail_path(file)
+    if target.exists():
+        return target
+    settings_ = render_settings()
+    try:
+        header = read_header(
+            storage.absolute(file.relative_path), pixel_budget=settings_.pixel_budget
+        )
+        frame = read_display_frame(header, header.frames // 2 if header.frames > 1 else 0)
+        data = encode_thumbnail(frame, size=STAFF_THUMBNAIL_SIZE, quality=80)
+    except ImageRefused as exc:
+        _write(refused_marker(file), str(exc).encode())
+        return None
+    _write(target, data)
+    return target
+
+
+def _write(target: Path, data: bytes) -> None:
+    # Temporary file then rename: a reader never sees half a JPEG.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    temp.write_bytes(data)
+    os.replace(temp, target)

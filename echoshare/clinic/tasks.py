@@ -1,0 +1,36 @@
+"""Background jobs of the clinic tier: publishing, auto-publishing and the share status pull."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django_tasks import task
+
+from echoshare.clinic.models import Publication
+from echoshare.clinic.publishing import auto_publish_due, publication_run
+from echoshare.clinic.share_status import share_status_pull
+from echoshare.jobs.periodic import periodic
+
+
+@task()
+def publish_share(*, publication_id: int) -> str:
+    """Render and publish one share (H3: never inside a request). A portal that could not be
+    reached raises, and the queue retries with the same Idempotency-Key."""
+    if not Publication.objects.filter(pk=publication_id).exists():
+        return "missing"
+    return publication_run(publication_id=publication_id).state
+
+
+@periodic(name="clinic.auto_publish", every=timedelta(minutes=1))
+@task()
+def auto_publish() -> int:
+    return len(auto_publish_due())
+
+
+@periodic(
+    name="clinic.share_status_pull", every=timedelta(seconds=settings.SHARE_STATUS_PULL_SECONDS)
+)
+@task()
+def pull_share_status() -> int:
+    return share_status_pull()
