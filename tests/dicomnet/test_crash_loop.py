@@ -89,13 +89,17 @@ class Sender(threading.Thread):
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 5
         ae.add_requested_context(UltrasoundImageStorage, ExplicitVRLittleEndian)
         while not self.stop.is_set() and self.next < len(self.instances):
+            t0 = time.monotonic()
             assoc = ae.associate("127.0.0.1", self.port, ae_title="ECHOSHARE")
+            print("DBG assoc", round(t0 % 100, 2), round(time.monotonic() - t0, 3), assoc.is_established, flush=True)
             if not assoc.is_established:
                 time.sleep(0.02)
                 continue
             while assoc.is_established and self.next < len(self.instances):
                 uid, path, dataset_bytes = self.instances[self.next]
+                t0 = time.monotonic()
                 status = assoc.send_c_store(path)
+                print("DBG store", round(t0 % 100, 2), round(time.monotonic() - t0, 3), status.Status if status else None, flush=True)
                 self.next += 1
                 if status and status.Status == 0x0000:
                     self.acked.append((uid, dataset_bytes))
@@ -147,6 +151,7 @@ def test_every_acknowledged_instance_survives_sigkill_at_random_moments(transact
         sender.start()
         for _round in range(ROUNDS):
             pid = _start_child(helper)
+            print("DBG ready", round(time.monotonic() % 100, 2), flush=True)
             time.sleep(rng.uniform(0.05, 1.0))
             os.kill(pid, signal.SIGKILL)
             assert _read_line(helper, "exit ") == f"exit {signal.SIGKILL}"

@@ -21,6 +21,7 @@ from echoshare.lib.dicom_uid import new_uid
 from echoshare.portal.models import Clinic
 from echoshare.portal.services import apikey_create, clinic_create
 from tests.imaging.conftest import REGIONS, make_ultrasound
+from tests.notify.conftest import smtp_server  # noqa: F401 - a fixture for these tests
 
 CLINIC_NAME = "Echopraktijk De Linde"
 PATIENT = {
@@ -113,3 +114,12 @@ def portal_clinic(transactional_db: Any, live_server: Any, settings: Any) -> Ite
 def sms_files(settings: Any) -> list[Path]:
     folder = Path(settings.DATA_DIR) / "outbox" / "sms"
     return sorted(folder.glob("*.txt")) if folder.exists() else []
+
+
+def mail_texts(server: Any) -> list[tuple[str, str, str]]:
+    """(recipient, subject, plain text) of every mail the SMTP server received."""
+    found = []
+    for mail in server.messages():
+        body = mail.get_body(preferencelist=("plain",))
+        found.append((mail["To"], mail["Subject"], body.get_content() if body else ""))
+    return found

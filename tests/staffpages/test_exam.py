@@ -1,0 +1,172 @@
+"""The Exam page: thumbnails made by a job, the selection, poster frame, crop, preview,
+hold and send, and the share's history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from echoshare.audit import events
+from echoshare.audit.models import AuditRecord
+from echoshare.clinic.models import Appointment, Publication, SelectedItem
+from echoshare.clinic.staff.tasks import make_thumbnail
+from echoshare.clinic.staff.thumbnails import thumbnail_make
+from echoshare.notify.models import Message
+from tests.staffpages.conftest import exam_instances, ingest
+
+
+def _url(exam: Appointment, rest: str = "") -> str:
+    return f"/staff/exams/{exam.accession_number}/{rest}"
+
+
+def test_it_shows_placeholders_until_the_thumbnail_job_ran_then_the_images(
+    client_for: Any, exam: Appointment, django_capture_on_commit_callbacks: Any
+) -> None:
+    client = client_for("sonographer")
+    with django_capture_on_commit_callbacks(execute=True):
+        page = client.get(_url(exam)).content.decode()
+    assert page.count("data-thumbnail-url") == 2
+    from django_tasks_db.models import DBTaskResult
+
+    queued = DBTaskResult.objects.filter(task_path=make_thumbnail.module_path)
+    assert queued.count() == 2  # the job was enqueued, not run in the request (H3)
+    assert client.get(_url(exam, "thumbnails.json")).json()["ready"] == []
+    for instance in exam_instances(exam):
+        assert thumbnail_make(instance=instance) is not None
+    ready = client.get(_url(exam, "thumbnails.json")).json()["ready"]
+    assert sorted(ready) == sorted(i.key for i in exam_instances(exam))
+    page = client.get(_url(exam)).content.decode()
+    assert "data-thumbnail-url" not in page
+    image = client.get(_url(exam, f"images/{ready[0]}/thumbnail.jpg"))
+    assert image.status_code == 200
+    assert image.content.startswith(b"\xff\xd8")
+
+
+def test_the_patients_picks_are_marked_and_staff_can_untick_and_reorder(
+    client_for: Any, exam: Appointment, tmp_path: Any
+) -> None:
+    extra = ingest(exam, tmp_path / "more", for_patient=False)
+    first, clip, _ = exam_instances(exam)
+    client = client_for("sonographer")
+    page = client.get(_url(exam)).content.decode()
+    assert page.count('class="tile picked"') == 2  # the two sent to the patient AE
+    response = client.post(
+        _url(exam, "selection"),
+        {"keys": [first.key, extra.key], f"order-{first.key}": "2", f"order-{extra.key}": "1"},
+    )
+    assert response.status_code == 303
+    chosen = list(
+        SelectedItem.objects.filter(appointment=exam).order_by("position").values_list(
+            "instance__key", flat=True
+        )
+    )
+    assert chosen == [extra.key, first.key]  # clip unticked, order as given
+    assert AuditRecord.objects.filter(event=events.SELECTION_CHANGED).count() == 1
+
+
+def test_a_clips_poster_frame_is_saved_and_a_frame_outside_it_refused(
+    client_for: Any, exam: Appointment
+) -> None:
+    clip = exam_instances(exam)[1]
+    client = client_for("sonographer")
+    client.get(_url(exam))  # reading the page brings the picks into the selection
+    assert client.post(_url(exam, f"images/{clip.key}/frame"), {"frame": "2"}).status_code == 303
+    assert SelectedItem.objects.get(instance=clip).frame == 2
+    refused = client.post(_url(exam, f"images/{clip.key}/frame"), {"frame": "3"})
+    assert refused.status_code == 409
+    assert "does not exist" in refused.content.decode()
+    bad = client.post(_url(exam, f"images/{clip.key}/frame"), {"frame": "x"})
+    assert bad.status_code == 400
+
+
+def test_an_item_needing_review_blocks_sending_until_a_crop_is_set(
+    client_for: Any, tmp_path: Any, db: Any
+) -> None:
+    from tests.staffpages.conftest import book
+
+    exam = book(days_ahead=0)
+    unclear = ingest(exam, tmp_path / "in", regions=None)  # no regions, no device rule
+    client = client_for("sonographer")
+    page = client.get(_url(exam)).content.decode()
+    assert "needs review" in page
+    assert client.post(_url(exam, "send")).status_code == 409
+    assert not Publication.objects.filter(appointment=exam).exists()
+    preview = client.get(_url(exam, f"images/{unclear.key}/preview.jpg"))
+    assert preview.status_code == 200 and preview["X-Echoshare-Branch"] == "needs_review"
+    crop = {"x0": "20", "y0": "24", "x1": "99", "y1": "83"}
+    assert client.post(_url(exam, f"images/{unclear.key}/crop"), crop).status_code == 303
+    preview = client.get(_url(exam, f"images/{unclear.key}/preview.jpg"))
+    assert preview["X-Echoshare-Branch"] == "staff_crop"
+    assert client.post(_url(exam, "send")).status_code == 303
+    assert Publication.objects.get(appointment=exam).state == Publication.State.QUEUED
+
+
+def test_a_crop_box_outside_the_image_or_upside_down_is_refused(
+    client_for: Any, exam: Appointment
+) -> None:
+    key = exam_instances(exam)[0].key
+    client = client_for("sonographer")
+    client.get(_url(exam))
+    outside = {"x0": "0", "y0": "0", "x1": "5000", "y1": "10"}
+    assert client.post(_url(exam, f"images/{key}/crop"), outside).status_code == 409
+    upside_down = {"x0": "50", "y0": "50", "x1": "10", "y1": "10"}
+    assert client.post(_url(exam, f"images/{key}/crop"), upside_down).status_code == 400
+    assert SelectedItem.objects.get(instance__key=key).crop is None
+
+
+def test_an_exam_on_hold_cannot_be_sent_until_released(
+    client_for: Any, exam: Appointment
+) -> None:
+    client = client_for("sonographer")
+    assert client.post(_url(exam, "hold"), {"on_hold": "on"}).status_code == 303
+    exam.refresh_from_db()
+    assert exam.on_hold
+    refused = client.post(_url(exam, "send"))
+    assert refused.status_code == 409
+    assert "on hold" in refused.content.decode()
+    assert not Publication.objects.filter(appointment=exam).exists()
+    assert client.post(_url(exam, "hold"), {}).status_code == 303
+    exam.refresh_from_db()
+    assert not exam.on_hold
+    assert client.post(_url(exam, "send")).status_code == 303
+    assert Publication.objects.filter(appointment=exam).count() == 1
+
+
+def test_the_share_history_shows_the_publication_and_its_messages(
+    client_for: Any, exam: Appointment
+) -> None:
+    publication = Publication.objects.create(
+        appointment=exam,
+        state=Publication.State.OPENED,
+        idempotency_key="history-test",
+        expires_at=timezone.now() + timezone.timedelta(days=60),
+        sent_at=timezone.now(),
+        opened_at=timezone.now(),
+    )
+    Message.objects.create(
+        kind=Message.Kind.SHARE_LINK,
+        channel=Message.Channel.SMS,
+        recipient="+31612345678",
+        language="nl",
+        idempotency_key=f"publication:{publication.key}:link:sms",
+        patient_ref=exam.patient.patient_id,
+        state=Message.State.SENT,
+    )
+    page = client_for("frontdesk").get(_url(exam)).content.decode()
+    assert "Share of" in page and "Opened" in page
+    assert "link to the images (SMS): sent" in page
+    assert "Resend link" in page and "Revoke" not in page  # front desk: resend, not revoke
+    assert "Save selection" not in page  # nor see or change the images
+
+
+def test_viewing_the_exam_is_audited_for_the_patient(client_for: Any, exam: Appointment) -> None:
+    client_for("sonographer").get(_url(exam))
+    client_for("frontdesk").get(_url(exam))
+    viewed = AuditRecord.objects.filter(patient_ref=exam.patient.patient_id)
+    assert viewed.filter(event=events.STUDY_VIEWED, username="sonographer-1").count() == 1
+    assert viewed.filter(event=events.APPOINTMENT_VIEWED, username="frontdesk-1").count() == 1
+
+
+def test_an_unknown_exam_is_a_404(client_for: Any, db: Any) -> None:
+    assert client_for("sonographer").get("/staff/exams/NOPE/").status_code == 404
