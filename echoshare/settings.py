@@ -343,6 +343,9 @@ AUTO_PUBLISH_QUIET_MINUTES = env_int("ECHOSHARE_AUTO_PUBLISH_QUIET_MINUTES", 10,
 PORTAL_API_TIMEOUT_SECONDS = env_int("ECHOSHARE_PORTAL_API_TIMEOUT_SECONDS", 120, minimum=1)
 # How often the clinic pulls share events (opened, downloaded, deleted ...) from the portal.
 SHARE_STATUS_PULL_SECONDS = env_int("ECHOSHARE_SHARE_STATUS_PULL_SECONDS", 60, minimum=5)
+# Days after the appointment its readable (sealed) password is kept when no share is open;
+# after that staff can still resend a password: a new one is made.
+PASSWORD_KEEP_DAYS = env_int("ECHOSHARE_PASSWORD_KEEP_DAYS", 30, minimum=1)
 
 # --- Clinic staff (echoshare.clinic, echoshare.audit) ----------------------------------------
 LOGIN_URL = "/staff/login/"

@@ -281,6 +281,9 @@ def one_round(
     )[1]
     figures["nginx_jpeg"] = wrk(f"{servers.static}/{ids['photo_key']}", **load)[0]
     figures["jpeg"] = wrk(f"{media}/{ids['photo_id']}/full", cookie=cookies["stream"], **load)[0]
+    figures["offloaded_jpeg"] = wrk(
+        f"{offloaded}/{ids['photo_id']}/full", cookie=cookies["offload"], **load
+    )[0]
     figures["gallery"] = wrk(
         f"{servers.stream}/s/{token}/gallery", cookie=cookies["stream"], **load
     )[0]
@@ -302,6 +305,8 @@ def report(
         ("portal, authorized: 50 MB MP4", f"{f['mp4']:.0f} MB/s", f"{f['mp4'] / mp4:.2f}"),
         ("portal, authorized: 300 KB JPEG", f"{f['jpeg']:.0f} req/s", f"{f['jpeg'] / jpeg:.2f}"),
         ("portal: gallery page", f"{f['gallery']:.0f} req/s", "-"),
+        ("nginx + portal X-Accel-Redirect: 300 KB JPEG", f"{f['offloaded_jpeg']:.0f} req/s",
+         f"{f['offloaded_jpeg'] / jpeg:.2f}"),
         ("nginx + portal X-Accel-Redirect: 50 MB MP4", f"{f['offloaded_mp4']:.0f} MB/s",
          f"{f['offloaded_mp4'] / mp4:.2f}"),
         (f"portal: 8 clients download a {size / MB:.0f} MB zip",

@@ -183,7 +183,7 @@ def _raw_value_length(ds: Dataset, keyword: str) -> int | None:
 def _uid(ds: Dataset, keyword: str, *, required: bool = False) -> str:
     length = _raw_value_length(ds, keyword)
     value = "" if length is None or length > 65 else str(ds[keyword].value or "").strip("\0 ")
-    if not value and length is None and not required:
+    if not value and not required:
         return ""
     if not _UID.fullmatch(value) or len(value) > 64:
         # Never used in a path anyway (F2); an invalid UID cannot be indexed or matched.

@@ -168,8 +168,10 @@ class SelectedItem(models.Model):
     appointment = models.ForeignKey(
         Appointment, on_delete=models.CASCADE, related_name="selected_items"
     )
+    # CASCADE: the archive's lawful deletions (retention purge, destruction on request) must
+    # never be blocked by a selection; the item just disappears with its image.
     instance = models.ForeignKey(
-        "archive.Instance", on_delete=models.PROTECT, related_name="selections"
+        "archive.Instance", on_delete=models.CASCADE, related_name="selections"
     )
     position = models.PositiveIntegerField(default=0)
     # 0-based poster/still frame of a clip chosen by staff; None: the renderer's choice.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -84,9 +85,15 @@ def dicom_listener_check() -> Check:
     every_address = bound in ("", "0.0.0.0", "::")  # noqa: S104 - compared, not bound
     host = settings.MONITOR_DICOM_HOST or ("127.0.0.1" if every_address else bound)
     port = settings.DICOM_PORT
+    timeout = settings.MONITOR_TIMEOUT_SECONDS
+    try:
+        # A plain connect first: pynetdicom logs a refused connection as an ERROR, and a
+        # stopped listener would fill the log once a minute.
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError:
+        return Check(DICOM_LISTENER, False, _("not reachable on %(where)s") % _where(host, port))
     ae = AE(ae_title="ECHOSHARE_MON")
     ae.add_requested_context(Verification)
-    timeout = settings.MONITOR_TIMEOUT_SECONDS
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
     ae.connection_timeout = timeout
     assoc = ae.associate(host, port, ae_title=settings.DICOM_ARCHIVE_AE)

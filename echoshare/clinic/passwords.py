@@ -9,12 +9,15 @@ log or an audit record.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from echoshare.clinic.models import Appointment
+from echoshare.clinic.models import Appointment, Publication
 from echoshare.lib.secrets import argon2_hash, new_password
 from echoshare.notify.models import Message
 from echoshare.notify.sealing import SealBrokenError, seal, unseal
@@ -51,6 +54,19 @@ def password_drop(*, appointment: Appointment) -> None:
     if appointment.password_sealed:
         appointment.password_sealed = ""
         appointment.save(update_fields=["password_sealed", "updated_at"])
+
+
+def passwords_drop_stale(*, now: datetime | None = None) -> int:
+    """Forget the readable passwords no longer needed: appointments cancelled, or past by
+    ECHOSHARE_PASSWORD_KEEP_DAYS, that have no open share. Idempotent; returns the count."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.PASSWORD_KEEP_DAYS)
+    stale = (
+        Appointment.objects.exclude(password_sealed="")
+        .filter(Q(scheduled_at__lt=cutoff) | Q(status=Appointment.Status.CANCELLED))
+        .exclude(publications__state__in=Publication.OPEN_STATES)
+    )
+    return stale.update(password_sealed="", updated_at=now)
 
 
 def booking_context(*, appointment: Appointment, password: str) -> dict[str, Any]:

@@ -209,16 +209,16 @@ def share_publish(
     return publication
 
 
-def _render(item: SelectedItem, *, frame: int | None, crop: list[int] | None) -> RenderResult:
+def _render(item: SelectedItem, *, frame: int | None, crop: Rect | None) -> RenderResult:
     current = item.instance.current_file()
     if current is None:
-        raise PermanentError("an image has no archived file")
+        raise ImageRefused("the image has no archived file")
     return render_cached(
         Path(settings.ARCHIVE_DIR) / current.relative_path,
         file_hash=current.sha256,
         rules=DeviceRule.objects.specs(),
         frame=frame,
-        crop=item_crop(item) if crop is None else None if not crop else Rect(*crop),
+        crop=crop,
     )
 
 
@@ -257,7 +257,7 @@ def _prepare(publication: Publication) -> list[RenderResult] | None:
     results = []
     for number, item in enumerate(items, start=1):
         try:
-            result = _render(item, frame=item.frame, crop=None)
+            result = _render(item, frame=item.frame, crop=item_crop(item))
         except ImageRefused as exc:
             _fail(publication, f"Image {number} cannot be rendered: {exc}")
             return None
@@ -284,14 +284,21 @@ def _prepare(publication: Publication) -> list[RenderResult] | None:
     return results
 
 
-def _rendered_again(publication: Publication) -> list[RenderResult]:
-    """A retry: the same items with the same frame and crop (the render cache has them)."""
+def _rendered_again(publication: Publication) -> list[RenderResult] | None:
+    """A retry: the same items with the same frame and crop (the render cache has them).
+    None: an item is gone (its image was deleted), so the request cannot be repeated."""
     results = []
     for entry in publication.request["items"]:
         item = SelectedItem.objects.select_related("instance").filter(pk=entry["id"]).first()
         if item is None:
-            raise PermanentError("the selection changed while publishing: publish again")
-        results.append(_render(item, frame=entry["frame"], crop=entry["crop"]))
+            _fail(publication, "An image was removed while publishing: republish.")
+            return None
+        crop = Rect(*entry["crop"]) if entry["crop"] else None
+        try:
+            results.append(_render(item, frame=entry["frame"], crop=crop))
+        except ImageRefused as exc:
+            _fail(publication, f"An image cannot be rendered again: {exc}")
+            return None
     return results
 
 

@@ -8,6 +8,7 @@ from django.conf import settings
 from django_tasks import task
 
 from echoshare.clinic.models import Publication
+from echoshare.clinic.passwords import passwords_drop_stale
 from echoshare.clinic.publishing import auto_publish_due, publication_run
 from echoshare.clinic.share_status import share_status_pull
 from echoshare.jobs.periodic import periodic
@@ -34,3 +35,9 @@ def auto_publish() -> int:
 @task()
 def pull_share_status() -> int:
     return share_status_pull()
+
+
+@periodic(name="clinic.drop_stale_passwords", every=timedelta(hours=1))
+@task()
+def drop_stale_passwords() -> int:
+    return passwords_drop_stale()

@@ -130,7 +130,7 @@ def handle_echo(event: Any) -> int:
     return SUCCESS
 
 
-def handle_store(event: Any) -> int | Dataset:
+def handle_store(event: Any, config: DicomConfig) -> int | Dataset:
     """EVT_C_STORE: hand the spooled file to the archive's ingest; answer its outcome."""
     assoc = event.assoc
     called = called_ae_of(assoc)
@@ -139,7 +139,7 @@ def handle_store(event: Any) -> int | Dataset:
         calling_ae=calling_ae_of(assoc),
         called_ae=called,
         address=str(assoc.requestor.address),
-        for_patient=called == DicomConfig.from_settings().patient_ae,
+        for_patient=called == config.patient_ae,
     )
     stats = _stats_of(assoc)
     close_old_connections()

@@ -98,7 +98,7 @@ def event_handlers(config: DicomConfig) -> list[Any]:
         (evt.EVT_REQUESTED, handlers.handle_requested, [config]),
         (evt.EVT_C_ECHO, handlers.handle_echo),
         (evt.EVT_C_FIND, handlers.handle_find),
-        (evt.EVT_C_STORE, handlers.handle_store),
+        (evt.EVT_C_STORE, handlers.handle_store, [config]),
         (evt.EVT_RELEASED, handlers.handle_association_end),
         (evt.EVT_ABORTED, handlers.handle_association_end),
         (evt.EVT_CONN_CLOSE, handlers.handle_connection_closed),

@@ -26,7 +26,7 @@ def sonographer() -> Client:
 def _post(client: Client, *paths, name: str = "files"):
     handles = [path.open("rb") for path in paths]
     try:
-        return client.post(URL, {name: handles})
+        return client.post(URL, {name: handles}, HTTP_ACCEPT_LANGUAGE="en")
     finally:
         for handle in handles:
             handle.close()
@@ -123,3 +123,8 @@ def test_a_post_without_csrf_token_is_refused(make_dicom):
     assert _post(client, make_dicom()).status_code == 403
     assert not InstanceFile.objects.exists()
     assert list(archive_tmp_dir().iterdir()) == []
+
+
+def test_the_page_speaks_dutch_by_default(sonographer):
+    response = sonographer.get(URL)
+    assert "DICOM-bestanden uploaden" in response.content.decode()

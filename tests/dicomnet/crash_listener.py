@@ -37,9 +37,10 @@ def main(port: str) -> None:
             call_command("dicom", port=int(port), bind="127.0.0.1")
             sys.stdout.flush()
             os._exit(0)
-        print(f"child {pid}", flush=True)
+        # One os.write per line: the child writes to the same pipe, lines must not mix.
+        os.write(1, f"child {pid}\n".encode())
         _, status = os.waitpid(pid, 0)
-        print(f"exit {status}", flush=True)
+        os.write(1, f"exit {status}\n".encode())
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def database_url() -> str:
     return f"postgres://{user}{password}@{conf['HOST']}{port}/{conf['NAME']}"
 
 
-def wait_for(predicate: Callable[[], object], *, timeout: float = 60.0, what: str = "") -> None:
+def wait_for(predicate: Callable[[], object], *, timeout: float = 120.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

@@ -50,7 +50,11 @@ def test_a_job_whose_worker_is_killed_is_retried_by_a_new_worker(
     assert attempt.retried_as is not None
 
     processes.start("worker")
-    wait_for(lambda: status_of(attempt.retried_as) == TaskResultStatus.SUCCESSFUL, what="retry")
+    wait_for(
+        lambda: status_of(attempt.retried_as) == TaskResultStatus.SUCCESSFUL,
+        timeout=120,
+        what="retry",
+    )
     assert (marks / "attempt-2").exists()
     retry = JobAttempt.objects.get(result_id=attempt.retried_as)
     assert (retry.attempt, retry.original_id) == (2, attempt.result_id)
@@ -68,7 +72,7 @@ def test_a_running_worker_takes_back_the_job_of_a_killed_worker_by_itself(
     first.wait(timeout=10)
 
     processes.start("worker")  # its heartbeat thread reaps (stale after 5 s here)
-    wait_for(lambda: (marks / "attempt-2").exists(), timeout=30, what="the reaped job's retry")
+    wait_for(lambda: (marks / "attempt-2").exists(), timeout=120, what="the reaped job's retry")
     retried_as = JobAttempt.objects.get(result_id=job.id).retried_as
     wait_for(lambda: status_of(retried_as) == TaskResultStatus.SUCCESSFUL, what="the retry")
 

@@ -134,6 +134,11 @@ def open_with_password(page: Page, token: str) -> None:
     page.get_by_label("Wachtwoord").fill(PASSWORD)
     page.get_by_role("button", name="Wachtwoord controleren").click()
     expect(page).to_have_url(re.compile(rf"/s/{re.escape(token)}/gallery$"))
+    # Taps land where they aim only once the images and the clip's metadata are in.
+    page.wait_for_function(
+        """() => [...document.images].every(i => i.complete)
+            && [...document.querySelectorAll('video')].every(v => v.readyState >= 1)"""
+    )
 
 
 def test_wrong_then_right_password_shows_every_photo(context, shared, shots) -> None:  # type: ignore[no-untyped-def]

@@ -146,3 +146,13 @@ def test_media_ends_the_moment_the_share_is_deleted(client: Client, shared) -> N
     share.state = share.State.REVOKED
     share.save(update_fields=["state"])
     assert client.get(_clip_url(share, token)).status_code == 404
+
+
+def test_head_gets_the_headers_of_a_get_without_a_body(client: Client, shared) -> None:
+    share, token = shared
+    open_share(client, token)
+    head = client.head(_clip_url(share, token), HTTP_RANGE="bytes=0-9")
+    assert head.status_code == 206
+    assert head["Content-Length"] == "10"
+    assert head["Content-Range"] == f"bytes 0-9/{len(mp4_bytes())}"
+    assert head.content == b""

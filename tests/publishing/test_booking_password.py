@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 import time_machine
 from django.db import connection
+from django.utils import timezone
 
 from echoshare.audit.models import AuditRecord
-from echoshare.clinic.models import Appointment
-from echoshare.clinic.passwords import password_reveal
+from echoshare.clinic.models import Appointment, Publication
+from echoshare.clinic.passwords import password_reveal, passwords_drop_stale
 from echoshare.clinic.publishing import (
     ShareActionError,
     contact_confirm,
@@ -76,7 +77,7 @@ def test_booking_mails_arrive_once_through_smtp_with_the_password(
     password = password_reveal(appointment=appointment)
     messages_send_due()
     messages_send_due()
-    [(to, subject, text)] = mail_texts(smtp_server)
+    [(to, _subject, text)] = mail_texts(smtp_server)
     assert to == "annelies@example.nl" and password in text
     with time_machine.travel(appointment.scheduled_at - timedelta(hours=23), tick=False):
         messages_send_due()
@@ -135,3 +136,33 @@ def test_contact_confirm_refuses_bad_values_and_changes_nothing(
     appointment.patient.refresh_from_db()
     assert appointment.patient.phone == "+31612345678"
     assert appointment.contact_confirmed_at is None
+
+
+def test_readable_passwords_are_dropped_when_no_longer_needed() -> None:
+    upcoming, cancelled, past, shared = (book(days_ahead=d) for d in (3, 4, 5, 6))
+    appointment_status_set(appointment=cancelled, status=Appointment.Status.CANCELLED)
+    Appointment.objects.filter(pk__in=[past.pk, shared.pk]).update(
+        scheduled_at=timezone.now() - timedelta(days=31)
+    )
+    Publication.objects.create(
+        appointment=shared,
+        idempotency_key="es-test-open-share-0001",
+        expires_at=timezone.now() + timedelta(days=20),
+        state=Publication.State.SENT,
+    )
+    assert passwords_drop_stale() == 2
+    kept = set(Appointment.objects.exclude(password_sealed="").values_list("pk", flat=True))
+    assert kept == {upcoming.pk, shared.pk}
+    assert passwords_drop_stale() == 0
+    assert all(a.password_hash for a in Appointment.objects.all())
+
+
+def test_a_slip_after_the_password_was_dropped_carries_a_new_one() -> None:
+    appointment = book(email="")
+    old_hash = appointment.password_hash
+    Appointment.objects.filter(pk=appointment.pk).update(password_sealed="")
+    appointment.refresh_from_db()
+    slip = password_slip(appointment=appointment, user=None)
+    appointment.refresh_from_db()
+    assert appointment.password_hash != old_hash
+    assert password_reveal(appointment=appointment) in slip

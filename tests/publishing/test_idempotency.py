@@ -4,14 +4,20 @@ Idempotency-Key and request, so there is one share and one SMS (H2)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
+from django.utils import timezone
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
 
 from echoshare.clinic import portal_client
 from echoshare.clinic.models import Publication
 from echoshare.clinic.publishing import publication_run, share_publish
+from echoshare.jobs.worker import JobWorker
 from echoshare.notify.models import Message
 from echoshare.notify.services import messages_send_due
 from echoshare.portal.models import Share
@@ -90,3 +96,40 @@ def test_a_refused_share_fails_without_retry_and_gets_a_fresh_key(
     assert publication.state == Publication.State.FAILED
     assert "401" in publication.error
     assert publication.idempotency_key != old_key and publication.request == {}
+
+
+def test_the_job_queue_retries_the_publish_job_into_one_share(
+    slow_portal: SlowProxy, tmp_path: Path, settings: Any
+) -> None:
+    """Through the real queue: pressing the button enqueues the job after commit; its first
+    run times out, the queue's retry replays the key."""
+    settings.JOB_RETRY_BASE_SECONDS = 1
+    worker = JobWorker(worker_id="test-worker", queue_names=["*"])
+    appointment = book()
+    ingest(appointment, tmp_path / "in")
+    share_publish(appointment=appointment, user=None)
+    first = run_next(worker)
+    assert first is not None and first.status == TaskResultStatus.FAILED
+    with time_machine.travel(timezone.now() + timedelta(seconds=30), tick=True):
+        second = run_next(worker)
+    assert second is not None and second.status == TaskResultStatus.SUCCESSFUL
+    assert Publication.objects.get().state == Publication.State.SENT
+    assert Share.objects.count() == 1
+
+
+def run_next(worker: JobWorker) -> DBTaskResult | None:
+    row = DBTaskResult.objects.ready().filter(task_path__startswith="echoshare.clinic").first()
+    if row is None:
+        return None
+    row.claim(worker.worker_id)
+    worker.run_task(row)
+    row.refresh_from_db()
+    return row
+
+
+def test_the_periodic_jobs_are_registered() -> None:
+    from echoshare.jobs.periodic import discover
+
+    jobs = discover()
+    assert jobs["clinic.share_status_pull"].every == timedelta(seconds=60)
+    assert jobs["clinic.auto_publish"].every == timedelta(minutes=1)

@@ -29,7 +29,7 @@ from echoshare.notify.models import Message
 from echoshare.notify.sealing import unseal
 from echoshare.notify.services import messages_send_due
 from echoshare.portal.models import Share
-from tests.publishing.conftest import book, ingest, sms_files
+from tests.publishing.conftest import book, ingest, mail_texts, sms_files
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -165,3 +165,21 @@ def test_republish_revokes_the_old_share_and_publishes_the_new_selection(
     new_share = Share.objects.get(public_id=second.portal_share_id)
     assert [item.kind for item in new_share.items.all()] == ["clip"]
     assert Share.objects.get(public_id=first.portal_share_id).state == "revoked"
+
+
+def test_the_link_email_arrives_once_through_smtp(
+    portal_clinic: Any, tmp_path: Path, smtp_server: Any
+) -> None:
+    publication = published(tmp_path, consent_sms=False, consent_email=True, language="en")
+    booking_mails = len(mail_texts(smtp_server))
+    messages_send_due()
+    messages_send_due()
+    secrets = unseal(publication.secrets_sealed)
+    link_mails = [text for _, _, text in mail_texts(smtp_server) if secrets["link"] in text]
+    assert len(link_mails) == 1 and secrets["delete_code"] in link_mails[0]
+    password = (
+        publication.appointment.password_sealed
+        and unseal(publication.appointment.password_sealed)["password"]
+    )
+    assert password not in link_mails[0]  # link and password never travel together
+    assert booking_mails == 0 and len(mail_texts(smtp_server)) == 2  # + the confirmation

@@ -27,6 +27,16 @@ ROLES = ("sonographer", "frontdesk", "administrator")
 
 
 @pytest.fixture(autouse=True)
+def _english(settings: Any) -> Iterator[None]:
+    """Assertions read English; test_translations and the Dutch alert test check Dutch."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
 def _quick_password_hashing(settings: Any) -> None:
     """argon2 is tested elsewhere; a cheap hasher keeps the many logins here fast."""
     settings.PASSWORD_HASHERS = [
@@ -62,7 +72,7 @@ def exam_instances(appointment: Appointment) -> list[Instance]:
 class _Healthz(BaseHTTPRequestHandler):
     status = 200
 
-    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+    def do_GET(self) -> None:
         self.send_response(self.server.status if self.path == "/healthz" else 404)  # type: ignore[attr-defined]
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -93,11 +103,24 @@ def dicom_listener(settings: Any) -> Iterator[Any]:
 
     ae = AE(ae_title=settings.DICOM_ARCHIVE_AE)
     ae.add_supported_context(Verification)
-    server = ae.start_server(("127.0.0.1", 0), block=False)
-    settings.DICOM_PORT = server.server_address[1]
+    listener = _Listener(ae.start_server(("127.0.0.1", 0), block=False))
+    settings.DICOM_PORT = listener.server.server_address[1]
     settings.MONITOR_DICOM_HOST = "127.0.0.1"
-    yield server
-    server.shutdown()
+    yield listener
+    listener.shutdown()
+
+
+class _Listener:
+    """A DICOM listener a test may stop itself (stopping twice is harmless)."""
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        self.running = True
+
+    def shutdown(self) -> None:
+        if self.running:
+            self.running = False
+            self.server.shutdown()
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def test_the_patients_picks_are_marked_and_staff_can_untick_and_reorder(
     client_for: Any, exam: Appointment, tmp_path: Any
 ) -> None:
     extra = ingest(exam, tmp_path / "more", for_patient=False)
-    first, clip, _ = exam_instances(exam)
+    first, _clip, _ = exam_instances(exam)
     client = client_for("sonographer")
     page = client.get(_url(exam)).content.decode()
     assert page.count('class="tile picked"') == 2  # the two sent to the patient AE
@@ -57,9 +57,9 @@ def test_the_patients_picks_are_marked_and_staff_can_untick_and_reorder(
     )
     assert response.status_code == 303
     chosen = list(
-        SelectedItem.objects.filter(appointment=exam).order_by("position").values_list(
-            "instance__key", flat=True
-        )
+        SelectedItem.objects.filter(appointment=exam)
+        .order_by("position")
+        .values_list("instance__key", flat=True)
     )
     assert chosen == [extra.key, first.key]  # clip unticked, order as given
     assert AuditRecord.objects.filter(event=events.SELECTION_CHANGED).count() == 1
@@ -115,9 +115,7 @@ def test_a_crop_box_outside_the_image_or_upside_down_is_refused(
     assert SelectedItem.objects.get(instance__key=key).crop is None
 
 
-def test_an_exam_on_hold_cannot_be_sent_until_released(
-    client_for: Any, exam: Appointment
-) -> None:
+def test_an_exam_on_hold_cannot_be_sent_until_released(client_for: Any, exam: Appointment) -> None:
     client = client_for("sonographer")
     assert client.post(_url(exam, "hold"), {"on_hold": "on"}).status_code == 303
     exam.refresh_from_db()

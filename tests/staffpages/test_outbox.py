@@ -53,4 +53,6 @@ def test_an_unknown_outcome_can_be_marked_sent(client_for: Any, exam: Appointmen
     assert client.post(f"/staff/outbox/{message.reference}/mark-sent").status_code == 303
     message.refresh_from_db()
     assert message.state == Message.State.SENT
-    assert client.post("/staff/outbox/00000000-0000-0000-0000-000000000000/retry").status_code == 404
+    assert (
+        client.post("/staff/outbox/00000000-0000-0000-0000-000000000000/retry").status_code == 404
+    )

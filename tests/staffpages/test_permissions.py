@@ -99,27 +99,21 @@ def test_each_role_reaches_exactly_the_pages_and_actions_of_its_permissions(
             assert outcome[name] == 403, (name, outcome[name])
 
 
-def test_nobody_logged_out_reaches_a_staff_page_or_action(
-    db: Any, ids: dict[str, str]
-) -> None:
+def test_nobody_logged_out_reaches_a_staff_page_or_action(db: Any, ids: dict[str, str]) -> None:
     client = Client()
     for name, method, path, _ in ACTIONS:
         status = _call(client, name, method, path, ids)
         assert status == 302, (name, status)
 
 
-def test_a_password_without_second_factor_is_not_enough(
-    personas: Any, ids: dict[str, str]
-) -> None:
+def test_a_password_without_second_factor_is_not_enough(personas: Any, ids: dict[str, str]) -> None:
     client = Client()
     client.force_login(personas["administrator"][0])  # no OTP device verified
     assert client.get("/staff/today/").status_code == 302
     assert client.post(f"/staff/exams/{ids['a']}/send").status_code == 302
 
 
-def test_actions_refuse_a_post_without_csrf_token(
-    personas: Any, ids: dict[str, str]
-) -> None:
+def test_actions_refuse_a_post_without_csrf_token(personas: Any, ids: dict[str, str]) -> None:
     from django_otp import DEVICE_ID_SESSION_KEY
 
     user, device = personas["sonographer"]

@@ -53,9 +53,7 @@ def test_exported_jpeg_and_random_bytes_are_refused_with_415(
     client = client_for("sonographer")
     for path in (jpeg, junk):
         with path.open("rb") as f:
-            response = client.post(
-                f"/staff/exams/{exam.accession_number}/upload/", {"files": [f]}
-            )
+            response = client.post(f"/staff/exams/{exam.accession_number}/upload/", {"files": [f]})
         assert response.status_code == 415, path.name
         assert "refused" in response.content.decode()
 

@@ -62,9 +62,7 @@ def _tiles(appointment: Appointment, items: list[SelectedItem]) -> list[Tile]:
     tiles = []
     missing: list[str] = []
     instances = Instance.objects.filter(study__appointment=appointment).prefetch_related("files")
-    for instance in instances.order_by(
-        "study__first_received_at", "series_instance_uid", "instance_number", "id"
-    ):
+    for instance in instances.order_by("id"):  # in order of arrival, as the machine sent them
         files = sorted(instance.files.all(), key=lambda f: f.version)
         state = "refused"
         if files:
@@ -95,7 +93,6 @@ def exam_context(request: HttpRequest, appointment: Appointment) -> dict[str, An
     context: dict[str, Any] = {
         "appointment": appointment,
         "patient": appointment.patient,
-        "state": exam_state(appointment),
         "history": _history(appointment),
         "other_messages": Message.objects.filter(patient_ref=appointment.patient.patient_id)
         .exclude(idempotency_key__startswith="publication:")
@@ -109,6 +106,7 @@ def exam_context(request: HttpRequest, appointment: Appointment) -> dict[str, An
         context["items"] = items
         context["tiles"] = _tiles(appointment, items)
         context["blockers"] = publish_blockers(appointment=appointment)
+    context["state"] = exam_state(appointment)  # after the masks: "needs review" is current
     return context
 
 

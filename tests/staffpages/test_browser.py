@@ -1,0 +1,186 @@
+"""The staff pages in a real browser (Debian chromium, headless) under the site's CSP:
+log in with TOTP, open the exam from Today, change the selection, preview, send (published
+to the portal of the live server); hold blocks sending; a crop unblocks an item that needs
+review; the front desk resends a message. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from playwright.sync_api import Page, expect, sync_playwright
+
+from echoshare.clinic.models import Appointment, Publication, SelectedItem
+from echoshare.clinic.publishing import publication_run
+from echoshare.notify.models import Message
+from tests.clinic.staff import PASSWORD, current_code, make_staff
+from tests.publishing.conftest import portal_clinic  # noqa: F401 - fixture
+from tests.staffpages.conftest import book, exam_instances, ingest
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def page(live_server: Any, settings: Any) -> Iterator[Page]:
+    settings.SESSION_COOKIE_SECURE = False  # the live server speaks plain HTTP
+    settings.CSRF_COOKIE_SECURE = False
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # ORM calls between browser steps
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+        )
+        context = browser.new_context(base_url=live_server.url, locale="en-GB")
+        page = context.new_page()
+        console: list[str] = []
+        page.on("console", lambda message: console.append(message.text))
+        yield page
+        context.close()
+        browser.close()
+        assert not [text for text in console if "Content Security Policy" in text], console
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def _log_in(page: Page, user: User, device: TOTPDevice, start: str = "/staff/today/") -> None:
+    page.goto(start)
+    page.get_by_label("User name").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Code from your authenticator app").fill(current_code(device))
+    page.get_by_role("button", name="Log in").click()
+
+
+def _shot(page: Page, artifacts_dir: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts_dir / f"staffpages-{name}.png"), full_page=True)
+
+
+@pytest.mark.usefixtures("portal_clinic")
+def test_a_sonographer_changes_the_selection_previews_and_sends(
+    page: Page,
+    tmp_path: Path,
+    artifacts_dir: Path,
+) -> None:
+    exam = book(days_ahead=0)
+    ingest(exam, tmp_path / "in")
+    ingest(exam, tmp_path / "in", frames=3)
+    ingest(exam, tmp_path / "in", for_patient=False)
+    first, _clip, extra = exam_instances(exam)
+    _log_in(page, *make_staff("sonja", "sonographer"))
+    page.get_by_role("link", name="Vandermeulen, Annelies").click()
+    expect(page.get_by_role("heading", name="Vandermeulen, Annelies")).to_be_visible()
+    expect(page.locator(".tile.picked")).to_have_count(2)
+    # Untick the clip, tick the third image and put it first.
+    page.get_by_label("Clip 2 (3 frames)").uncheck()
+    page.get_by_label("Image 3").check()
+    page.locator(f'input[name="order-{extra.key}"]').fill("1")
+    page.locator(f'input[name="order-{first.key}"]').fill("2")
+    page.get_by_role("button", name="Save selection").click()
+    expect(page.get_by_text("Selection saved.")).to_be_visible()
+    assert list(
+        SelectedItem.objects.filter(appointment=exam)
+        .order_by("position")
+        .values_list("instance__key", flat=True)
+    ) == [extra.key, first.key]
+    # The previews (what the patient gets, outlined) load as images.
+    previews = page.locator("img.preview")
+    expect(previews).to_have_count(2)
+    for index in range(2):
+        previews.nth(index).scroll_into_view_if_needed()
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=previews.nth(index).element_handle()
+        )
+    _shot(page, artifacts_dir, "exam-selection")
+    page.get_by_role("button", name="Send to patient").first.click()
+    expect(page.get_by_text("Sending to the patient.")).to_be_visible()
+    publication = Publication.objects.get(appointment=exam)
+    publication_run(publication_id=publication.pk)  # the worker's job, against the live portal
+    page.reload()
+    expect(page.locator("#exam-state")).to_have_text("sent")
+    expect(page.get_by_role("heading", name="Share of")).to_contain_text("sent")
+    _shot(page, artifacts_dir, "exam-sent")
+    assert Publication.objects.get(pk=publication.pk).items == 2
+
+
+def test_an_exam_on_hold_cannot_be_sent(page: Page, tmp_path: Path, artifacts_dir: Path) -> None:
+    exam = book(days_ahead=0)
+    ingest(exam, tmp_path / "in")
+    _log_in(
+        page, *make_staff("sonja", "sonographer"), start=f"/staff/exams/{exam.accession_number}/"
+    )
+    page.get_by_role("button", name="Hold").click()
+    expect(page.locator("#blockers")).to_contain_text("on hold")
+    send = page.get_by_role("button", name="Send to patient")
+    expect(send).to_be_disabled()
+    _shot(page, artifacts_dir, "exam-on-hold")
+    page.get_by_role("button", name="Release").click()
+    expect(page.get_by_role("button", name="Send to patient")).to_be_enabled()
+    assert not Publication.objects.filter(appointment=exam).exists()
+
+
+def test_an_item_needing_review_blocks_sending_until_a_crop_is_set(
+    page: Page, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    exam = book(days_ahead=0)
+    unclear = ingest(exam, tmp_path / "in", regions=None)
+    _log_in(
+        page, *make_staff("sonja", "sonographer"), start=f"/staff/exams/{exam.accession_number}/"
+    )
+    expect(page.locator("#blockers")).to_contain_text("needs review")
+    expect(page.get_by_role("button", name="Send to patient")).to_be_disabled()
+    preview = page.locator("img.preview")
+    preview.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=preview.element_handle()
+    )
+    _shot(page, artifacts_dir, "exam-needs-review")
+    # Two clicks on the preview set the crop box's corners (scaled to image pixels).
+    box = preview.bounding_box()
+    assert box is not None
+    preview.click(position={"x": box["width"] * 0.15, "y": box["height"] * 0.25})
+    preview.click(position={"x": box["width"] * 0.55, "y": box["height"] * 0.75})
+    x0 = int(page.locator('input[name="x0"]').input_value())
+    x1 = int(page.locator('input[name="x1"]').input_value())
+    assert 0 < x0 < x1 < unclear.columns
+    page.get_by_role("button", name="Save crop box").click()
+    expect(page.get_by_text("Crop box saved.")).to_be_visible()
+    expect(page.get_by_role("button", name="Send to patient")).to_be_enabled()
+    _shot(page, artifacts_dir, "exam-crop-set")
+    page.get_by_role("button", name="Send to patient").click()
+    expect(page.get_by_text("Sending to the patient.")).to_be_visible()
+    assert Publication.objects.filter(appointment=exam).count() == 1
+
+
+def test_the_front_desk_resends_a_message_from_the_outbox(page: Page, artifacts_dir: Path) -> None:
+    exam: Appointment = book(days_ahead=0)
+    message = Message.objects.filter(patient_ref=exam.patient.patient_id).first()
+    assert message is not None
+    Message.objects.filter(pk=message.pk).update(
+        state=Message.State.GAVE_UP, last_error="provider said: number unreachable"
+    )
+    _log_in(page, *make_staff("fiona", "frontdesk"))
+    page.get_by_role("link", name="Outbox").click()
+    expect(page.get_by_text("provider said: number unreachable")).to_be_visible()
+    _shot(page, artifacts_dir, "outbox")
+    page.get_by_role("button", name="Retry").click()
+    expect(page.get_by_text("The message is queued again.")).to_be_visible()
+    message.refresh_from_db()
+    assert message.state == Message.State.QUEUED and message.retried_by is not None
+    # The front desk sees no images and no selection controls on the exam.
+    page.goto(f"/staff/exams/{exam.accession_number}/")
+    expect(page.get_by_role("button", name="Save selection")).to_have_count(0)
+    expect(page.get_by_role("button", name="Send to patient")).to_have_count(0)
