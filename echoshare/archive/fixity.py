@@ -8,6 +8,7 @@ runs it weekly (`archive.verify`). It also clears temp files that a crash left i
 from __future__ import annotations
 
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -28,23 +29,23 @@ STALE_TEMP = timedelta(days=1)
 
 def archive_verify(*, user: Any = None, source: str = "scheduler") -> FixityRun:
     run = FixityRun.objects.create(started_at=timezone.now())
-    problems: list[dict[str, str]] = []
+    counts: Counter[str] = Counter()
+
+    def problem(kind: str, relative: str) -> None:
+        counts[kind] += 1
+        if len(run.problems) < MAX_LISTED_PROBLEMS:
+            run.problems.append({"problem": kind, "path": relative})
+
     indexed: set[str] = set()
     rows = InstanceFile.objects.order_by("pk").values_list("relative_path", "sha256")
     for relative, sha256 in rows.iterator(chunk_size=2000):
         indexed.add(relative)
-        path = storage.absolute(relative)
-        if not path.is_file():
-            problems.append({"problem": "missing", "path": relative})
-        elif storage.file_sha256(path) != sha256:
-            problems.append({"problem": "changed", "path": relative})
+        kind = _check(relative, sha256)
+        if kind:
+            problem(kind, relative)
     for relative in _unindexed(indexed):
-        problems.append({"problem": "unindexed", "path": relative})
+        problem("unindexed", relative)
     _clear_stale_temp_files()
-    counts = {
-        kind: sum(p["problem"] == kind for p in problems)
-        for kind in ("missing", "changed", "unindexed")
-    }
     with transaction.atomic():
         run.finished_at = timezone.now()
         run.checked = len(indexed)
@@ -53,7 +54,6 @@ def archive_verify(*, user: Any = None, source: str = "scheduler") -> FixityRun:
             counts["changed"],
             counts["unindexed"],
         )
-        run.problems = problems[:MAX_LISTED_PROBLEMS]
         run.save()
         audit_record(
             event=events.ARCHIVE_VERIFIED,
@@ -65,6 +65,19 @@ def archive_verify(*, user: Any = None, source: str = "scheduler") -> FixityRun:
             source=source,
         )
     return run
+
+
+def _check(relative: str, sha256: str) -> str:
+    """What is wrong with an indexed file ("missing", "changed"), or "" when it is intact."""
+    try:
+        path = storage.absolute(relative)
+    except ValueError:  # an index row naming a path outside files/: the index was tampered
+        return "missing"
+    if not path.is_file():
+        return "missing"
+    if storage.file_sha256(path) != sha256:
+        return "changed"
+    return ""
 
 
 def _unindexed(indexed: set[str]) -> list[str]:

@@ -153,7 +153,9 @@ def selected_item_crop_set(
 ) -> SelectedItem:
     """Set the staff crop (x0, y0, x1, y1, corners included); optionally keep it as the
     device rule for this machine and image size, so that later images need no review."""
-    rect = Rect(*(int(value) for value in crop))
+    if len(crop) != 4 or not all(isinstance(value, int) for value in crop):
+        raise SelectionError("a crop box is four whole numbers: x0, y0, x1, y1")
+    rect = Rect(*crop)
     header = _header(item)
     if not rect.fits(header.columns, header.rows):
         raise SelectionError(

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -121,6 +122,8 @@ def share_status_pull() -> int:
     The cursor is saved with each event in one transaction: a crash repeats nothing and
     skips nothing. Raises portal_client.PortalError when the portal cannot be read.
     """
+    if not settings.PORTAL_API_KEY:  # not connected to a portal yet: nothing to pull
+        return 0
     cursor, _ = PortalEventCursor.objects.get_or_create(name="events")
     applied = 0
     for event, after in portal_client.events_all(after=cursor.after):

@@ -9,6 +9,7 @@ file (with Range and its own validators) from the internal location PORTAL_X_ACC
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -25,6 +26,8 @@ from echoshare.lib.ranges import (
     parse_range,
     range_applies,
 )
+
+log = logging.getLogger(__name__)
 
 BLOCK_SIZE = 1024 * 1024
 NO_STORE = "no-store"
@@ -73,7 +76,11 @@ def _headers(response: HttpResponseBase, *, content_type: str, download_name: st
 
 
 def _offloaded(path: Path, *, content_type: str, download_name: str | None) -> HttpResponse:
-    relative = path.resolve().relative_to(Path(settings.PORTAL_MEDIA_DIR).resolve())
+    try:
+        relative = path.resolve().relative_to(Path(settings.PORTAL_MEDIA_DIR).resolve())
+    except ValueError:  # never for server-made keys; nginx must not get a path outside
+        log.error("refusing to offload a file outside PORTAL_MEDIA_DIR")
+        return HttpResponse(status=404)
     response = HttpResponse()
     response["X-Accel-Redirect"] = settings.PORTAL_X_ACCEL_PREFIX + quote(relative.as_posix())
     _headers(response, content_type=content_type, download_name=download_name)
@@ -89,6 +96,9 @@ def file_response(
     try:
         file = path.open("rb")
     except (FileNotFoundError, IsADirectoryError):
+        return HttpResponse(status=404)
+    except OSError as exc:  # unreadable: a fault of the installation, reported, never a 500
+        log.error("cannot open a share file: %s", exc.strerror)
         return HttpResponse(status=404)
     stat = os.fstat(file.fileno())
     etag = etag_for(stat)

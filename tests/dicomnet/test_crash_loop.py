@@ -5,6 +5,7 @@ Also: SIGTERM stops `echoshare dicom` cleanly (exit status 0)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -28,11 +29,14 @@ from pynetdicom.sop_class import UltrasoundImageStorage
 
 from echoshare.archive.models import InstanceFile
 from echoshare.dicomnet.server import SPOOL_PREFIX
+from tests.conftest import on_postgres
 
 pytestmark = [pytest.mark.dicom, pytest.mark.slow]
 
 HELPER = Path(__file__).with_name("crash_listener.py")
-ROUNDS = int(os.environ.get("ECHOSHARE_CRASH_ROUNDS", "30"))
+# 30 rounds on SQLite (E1 asks for >= 30 on one backend in CI); fewer on PostgreSQL, where
+# the same code path runs again, to keep the suite short.
+ROUNDS = int(os.environ.get("ECHOSHARE_CRASH_ROUNDS", "10" if on_postgres() else "30"))
 SEED = int(os.environ.get("ECHOSHARE_CRASH_SEED", "20260310"))
 
 
@@ -149,6 +153,7 @@ def test_every_acknowledged_instance_survives_sigkill_at_random_moments(transact
     )
     _config.STORE_SEND_CHUNKED_DATASET = True  # the files' bytes, exactly, on the wire
     sender = Sender(port, instances)
+    pid = 0
     try:
         sender.start()
         for _round in range(ROUNDS):
@@ -167,6 +172,9 @@ def test_every_acknowledged_instance_survives_sigkill_at_random_moments(transact
     finally:
         _config.STORE_SEND_CHUNKED_DATASET = False
         sender.stop.set()
+        if pid:  # a listener still running when the test failed half-way
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         helper.kill()
         helper.wait(timeout=10)
 

@@ -5,6 +5,7 @@ network (F1) and hostile UIDs (F2)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import struct
 import threading
@@ -83,7 +84,9 @@ def _send(listener, *files: Path, called: str = "ECHOSHARE", calling: str = "US_
     )  # fmt: skip
 
 
-def test_it_archives_every_transfer_syntax_sent_by_storescu(listener, sample_files):
+def test_it_archives_every_transfer_syntax_sent_by_storescu(listener, sample_files, caplog):
+    caplog.set_level(logging.DEBUG, logger="echoshare.dicomnet")
+    caplog.set_level(logging.DEBUG, logger="pynetdicom")
     files = [path for path in sample_files.values() if _syntax(path) in STORESCU_PROPOSE]
     assert len(files) == len(sample_files) - 1  # JPEG process 14: see the pynetdicom test
     for path in files:
@@ -103,6 +106,16 @@ def test_it_archives_every_transfer_syntax_sent_by_storescu(listener, sample_fil
         assert stored.address == "127.0.0.1"
         assert not stored.instance.selected_for_patient
     assert spool_files() == []
+    # The listener logs associations, not patients (the samples are "CompressedSamples^US1",
+    # patient ID "13US1").
+    listener_logs = " ".join(
+        record.getMessage()
+        for record in caplog.records
+        if record.name.startswith(("echoshare.dicomnet", "pynetdicom"))
+    )
+    assert "association released: calling US_ROOM1" in listener_logs
+    assert "CompressedSamples" not in listener_logs
+    assert "13US1" not in listener_logs
 
 
 def test_it_marks_what_arrives_on_the_patient_ae_title(listener, sample_files):

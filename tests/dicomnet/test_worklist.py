@@ -3,6 +3,7 @@ findscu and pynetdicom."""
 
 from __future__ import annotations
 
+import logging
 import zoneinfo
 from datetime import date, datetime
 from pathlib import Path
@@ -206,7 +207,8 @@ def _findscu_query(folder: Path, **keys: str) -> Path:
 
 @pytest.mark.dicom
 @time_machine.travel(datetime(2026, 3, 10, 8, 0, tzinfo=AMS), tick=True)
-def test_findscu_gets_todays_matching_appointments(listener, tmp_path):
+def test_findscu_gets_todays_matching_appointments(listener, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG, logger="pynetdicom")
     _appointment("MWL1", datetime(2026, 3, 10, 9, 30, tzinfo=AMS), family="Müller", given="Eva")
     _appointment("MWL2", datetime(2026, 3, 10, 11, 0, tzinfo=AMS), family="Bakker", station="US2")
     _appointment("MWL3", datetime(2026, 3, 11, 9, 0, tzinfo=AMS), family="Smit")
@@ -237,6 +239,9 @@ def test_findscu_gets_todays_matching_appointments(listener, tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert [dcmread(p).AccessionNumber for p in out2.iterdir()] == ["MWL2"]
+    # pynetdicom would log whole query identifiers (names) at INFO: switched off.
+    assert "bak*" not in caplog.text
+    assert "Bakker" not in caplog.text
 
 
 def _c_find(listener, identifier: Dataset) -> list[tuple[int, Dataset | None]]:

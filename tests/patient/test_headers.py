@@ -7,6 +7,7 @@ import logging
 import pytest
 from django.test import Client
 
+from echoshare.portal.models import Share
 from tests.patient.conftest import open_share, post_form
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +77,23 @@ def test_no_token_or_password_reaches_the_logs(client: Client, shared, caplog) -
     text = caplog.text
     assert token not in text
     assert "wrong-password" not in text
+
+
+def test_no_get_changes_the_share(client: Client, shared) -> None:
+    """B5: links are fetched by mail scanners and previews; only events may be recorded."""
+    share, token = shared
+    before = Share.objects.values().get(pk=share.pk)
+    item = share.items.get(kind="clip")
+    urls = [
+        f"/s/{token}?password=Kx7mPq4R",
+        f"/s/{token}/delete?code=AB7K&confirm=yes",
+        f"/s/{token}/gallery",
+        f"/s/{token}/zip",
+    ]
+    for url in urls:
+        client.get(url)
+    open_share(client, token)
+    after_password = Share.objects.values().get(pk=share.pk)
+    for url in [*urls, f"/s/{token}/m/{item.public_id}/download", f"/s/{token}/photo/x"]:
+        client.get(url)
+    assert Share.objects.values().get(pk=share.pk) == after_password == before

@@ -156,3 +156,15 @@ def test_head_gets_the_headers_of_a_get_without_a_body(client: Client, shared) -
     assert head["Content-Length"] == "10"
     assert head["Content-Range"] == f"bytes 0-9/{len(mp4_bytes())}"
     assert head.content == b""
+
+
+def test_an_unreadable_file_is_a_404_not_a_500(client: Client, shared, settings) -> None:
+    share, token = shared
+    open_share(client, token)
+    clip = share.items.get(kind="clip")
+    clip.path().unlink()
+    clip.path().mkdir()  # something that cannot be opened as a file
+    assert client.get(_clip_url(share, token)).status_code == 404
+    settings.PORTAL_MEDIA_OFFLOAD = "x-accel"
+    type(clip).objects.filter(pk=clip.pk).update(file_key="../../etc/passwd")
+    assert client.get(_clip_url(share, token)).status_code == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import tracemalloc
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -99,3 +100,17 @@ def test_it_refuses_a_file_that_grew_after_the_size_was_announced(tmp_path: Path
 def test_it_stores_an_empty_archive_that_zipfile_opens(tmp_path: Path) -> None:
     with zipfile.ZipFile(io.BytesIO(_archive([]))) as archive:
         assert archive.namelist() == []
+
+
+def test_memory_stays_at_one_block_whatever_the_size(tmp_path: Path) -> None:
+    """The writer holds one block at a time: a 24 MB member needs no more than a few blocks
+    of memory (traced Python allocations), so a share of any size streams in flat memory."""
+    members = _members(tmp_path, {"big.mp4": 24 * 1024 * 1024})
+    tracemalloc.start()
+    try:
+        total = sum(len(block) for block in zip_stream(members, block_size=256 * 1024))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == zip_size(members)
+    assert peak < 4 * 256 * 1024

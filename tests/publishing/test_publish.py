@@ -120,6 +120,20 @@ def test_extend_into_the_past_is_refused(portal_clinic: Any, tmp_path: Path) -> 
         )
 
 
+def test_extend_past_what_the_portal_allows_is_refused_and_changes_nothing(
+    portal_clinic: Any, tmp_path: Path
+) -> None:
+    publication = published(tmp_path)
+    before = publication.expires_at
+    with pytest.raises(ShareActionError, match="400"):
+        share_extend(
+            publication=publication, until=timezone.localdate() + timedelta(days=800), user=None
+        )
+    publication.refresh_from_db()
+    assert publication.expires_at == before
+    assert Share.objects.get(public_id=publication.portal_share_id).expires_at == before
+
+
 def test_revoke_ends_the_share_and_drops_link_code_and_password(
     portal_clinic: Any, tmp_path: Path
 ) -> None:

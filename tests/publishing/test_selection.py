@@ -68,6 +68,8 @@ def test_a_crop_outside_the_image_is_refused(tmp_path: Path) -> None:
     [item] = selection_items(appointment=appointment)
     with pytest.raises(SelectionError):
         selected_item_crop_set(item=item, crop=(0, 0, 160, 120), user=None)  # 160x120 image
+    with pytest.raises(SelectionError):
+        selected_item_crop_set(item=item, crop=(0, 0, 50), user=None)  # type: ignore[arg-type]
     item.refresh_from_db()
     assert item.crop is None
 

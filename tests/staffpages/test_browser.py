@@ -57,6 +57,21 @@ def page(live_server: Any, settings: Any) -> Iterator[Page]:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def _assert_accessible(page: Page) -> None:
+    """axe-core's WCAG 2.1 A/AA rules find nothing (loaded through DevTools, not the page)."""
+    page.evaluate(AXE.read_text(encoding="utf-8"))
+    violations = page.evaluate(
+        """async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))
+            .violations.map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target).join(' ')})`)""",
+        WCAG_TAGS,
+    )
+    assert violations == [], (page.url, violations)
+
+
 def _log_in(page: Page, user: User, device: TOTPDevice, start: str = "/staff/today/") -> None:
     page.goto(start)
     page.get_by_label("User name").fill(user.username)
@@ -81,9 +96,12 @@ def test_a_sonographer_changes_the_selection_previews_and_sends(
     ingest(exam, tmp_path / "in", for_patient=False)
     first, _clip, extra = exam_instances(exam)
     _log_in(page, *make_staff("sonja", "sonographer"))
+    _assert_accessible(page)  # Today
+    _shot(page, artifacts_dir, "today")
     page.get_by_role("link", name="Vandermeulen, Annelies").click()
     expect(page.get_by_role("heading", name="Vandermeulen, Annelies")).to_be_visible()
     expect(page.locator(".tile.picked")).to_have_count(2)
+    _assert_accessible(page)
     # Untick the clip, tick the third image and put it first.
     page.get_by_label("Clip 2 (3 frames)").uncheck()
     page.get_by_label("Image 3").check()
@@ -148,6 +166,7 @@ def test_an_item_needing_review_blocks_sending_until_a_crop_is_set(
         "img => img.complete && img.naturalWidth > 0", arg=preview.element_handle()
     )
     _shot(page, artifacts_dir, "exam-needs-review")
+    _assert_accessible(page)
     # Two clicks on the preview set the crop box's corners (scaled to image pixels).
     box = preview.bounding_box()
     assert box is not None
@@ -176,6 +195,7 @@ def test_the_front_desk_resends_a_message_from_the_outbox(page: Page, artifacts_
     page.get_by_role("link", name="Outbox").click()
     expect(page.get_by_text("provider said: number unreachable")).to_be_visible()
     _shot(page, artifacts_dir, "outbox")
+    _assert_accessible(page)
     page.get_by_role("button", name="Retry").click()
     expect(page.get_by_text("The message is queued again.")).to_be_visible()
     message.refresh_from_db()
@@ -184,3 +204,58 @@ def test_the_front_desk_resends_a_message_from_the_outbox(page: Page, artifacts_
     page.goto(f"/staff/exams/{exam.accession_number}/")
     expect(page.get_by_role("button", name="Save selection")).to_have_count(0)
     expect(page.get_by_role("button", name="Send to patient")).to_have_count(0)
+
+
+def test_today_and_the_thumbnails_update_without_a_reload(page: Page, tmp_path: Path) -> None:
+    from django.utils import timezone
+
+    from echoshare.clinic.staff.thumbnails import thumbnail_make
+
+    exam = book(days_ahead=0)
+    image = ingest(exam, tmp_path / "in")
+    _log_in(page, *make_staff("sonja", "sonographer"))
+    state = page.locator("#today-rows [data-state]")
+    expect(state).to_have_text("images received")
+    Publication.objects.create(
+        appointment=exam,
+        state=Publication.State.OPENED,
+        idempotency_key="browser-refresh",
+        expires_at=timezone.now() + timezone.timedelta(days=60),
+    )
+    expect(state).to_have_text("opened", timeout=15_000)  # the 10-second refresh
+    page.goto(f"/staff/exams/{exam.accession_number}/")
+    expect(page.get_by_text("Thumbnail is being made…")).to_be_visible()
+    Publication.objects.filter(appointment=exam).update(state=Publication.State.DELETED)
+    expect(page.locator("#exam-state")).to_have_text("deleted by patient", timeout=15_000)
+    thumbnail_make(instance=image)  # what the worker's job does
+    tile = page.locator(f'.tile[data-key="{image.key}"] img')
+    expect(tile).to_be_visible(timeout=10_000)
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=tile.element_handle())
+
+
+def test_dicom_files_dropped_on_the_upload_page_are_added_to_the_exam(
+    page: Page, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    from echoshare.archive.models import Instance
+    from tests.staffpages.test_upload import _dicom
+
+    exam = book(days_ahead=0)
+    path = _dicom(tmp_path / "usb")
+    _log_in(
+        page, *make_staff("sonja", "sonographer"), start=f"/staff/exams/{exam.accession_number}/"
+    )
+    page.get_by_role("link", name="Upload files").click()
+    # A real drop event carrying the file, as when it is dragged from the file manager.
+    page.evaluate(
+        """([name, bytes]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(bytes)], name));
+            const form = document.getElementById("upload-form");
+            const init = {dataTransfer: transfer, bubbles: true, cancelable: true};
+            form.dispatchEvent(new DragEvent("drop", init));
+        }""",
+        [path.name, list(path.read_bytes())],
+    )
+    expect(page.locator("#outcomes")).to_contain_text("archived")
+    _shot(page, artifacts_dir, "upload")
+    assert Instance.objects.get(study__appointment=exam).study.appointment_id == exam.pk

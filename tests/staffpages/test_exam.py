@@ -31,9 +31,13 @@ def test_it_shows_placeholders_until_the_thumbnail_job_ran_then_the_images(
 
     queued = DBTaskResult.objects.filter(task_path=make_thumbnail.module_path)
     assert queued.count() == 2  # the job was enqueued, not run in the request (H3)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.get(_url(exam))
+    assert queued.count() == 2  # a second look within minutes queues no more
     assert client.get(_url(exam, "thumbnails.json")).json()["ready"] == []
-    for instance in exam_instances(exam):
-        assert thumbnail_make(instance=instance) is not None
+    first, clip = exam_instances(exam)
+    assert thumbnail_make(instance=first) is not None
+    assert make_thumbnail.call(instance_key=clip.key) is True  # the job itself
     ready = client.get(_url(exam, "thumbnails.json")).json()["ready"]
     assert sorted(ready) == sorted(i.key for i in exam_instances(exam))
     page = client.get(_url(exam)).content.decode()
@@ -168,3 +172,69 @@ def test_viewing_the_exam_is_audited_for_the_patient(client_for: Any, exam: Appo
 
 def test_an_unknown_exam_is_a_404(client_for: Any, db: Any) -> None:
     assert client_for("sonographer").get("/staff/exams/NOPE/").status_code == 404
+
+
+def test_the_patient_view_is_the_masked_still_and_waits_for_a_crop_when_unclear(
+    client_for: Any, tmp_path: Any, db: Any
+) -> None:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from echoshare.imaging.stills import jpeg_segments
+    from tests.imaging.conftest import REGIONS
+    from tests.staffpages.conftest import book
+
+    exam = book(days_ahead=0)
+    clear = ingest(exam, tmp_path / "in")
+    unclear = ingest(exam, tmp_path / "in", regions=None)
+    client = client_for("sonographer")
+    client.get(_url(exam))
+    response = client.get(_url(exam, f"images/{clear.key}/patient.jpg"))
+    assert response.status_code == 200
+    assert set(jpeg_segments(response.content)) <= {
+        "SOI",
+        "APP0",
+        "DQT",
+        "SOF",
+        "DHT",
+        "SOS",
+        "EOI",
+    }
+    image = np.asarray(Image.open(io.BytesIO(response.content)).convert("L"))
+    assert image.shape == (clear.rows, clear.columns)
+    outside = np.ones(image.shape, dtype=bool)
+    for rect in REGIONS:
+        outside[rect.y0 : rect.y1 + 1, rect.x0 : rect.x1 + 1] = False
+    assert image[outside].max() < 40  # blanked outside the regions (JPEG noise aside)
+    waiting = client.get(_url(exam, f"images/{unclear.key}/patient.jpg"))
+    assert waiting.status_code == 409
+    crop = {"x0": "20", "y0": "24", "x1": "99", "y1": "83"}
+    client.post(_url(exam, f"images/{unclear.key}/crop"), crop)
+    cropped = client.get(_url(exam, f"images/{unclear.key}/patient.jpg"))
+    assert cropped.status_code == 200
+    assert Image.open(io.BytesIO(cropped.content)).size == (80, 60)
+
+
+def test_bad_values_get_a_4xx_and_change_nothing(client_for: Any, exam: Appointment) -> None:
+    from datetime import timedelta
+
+    publication = Publication.objects.create(
+        appointment=exam,
+        state=Publication.State.SENT,
+        idempotency_key="bad-values",
+        expires_at=timezone.now() + timedelta(days=30),
+    )
+    client = client_for("administrator")
+    share = _url(exam, f"shares/{publication.key}/")
+    assert client.post(share + "extend", {"until": "31-31-2026"}).status_code == 400
+    assert client.post(share + "extend", {}).status_code == 400
+    assert client.post(_url(exam, "shares/unknown/revoke")).status_code == 404
+    order = {"keys": [exam_instances(exam)[0].key], f"order-{exam_instances(exam)[0].key}": "x"}
+    assert client.post(_url(exam, "selection"), order).status_code == 400
+    assert client.get(_url(exam, "images/nope/preview.jpg")).status_code == 404
+    assert client.get(_url(exam, "images/nope/patient.jpg")).status_code == 404
+    assert client.get(_url(exam, "send")).status_code == 405  # a GET never changes state
+    publication.refresh_from_db()
+    assert publication.state == Publication.State.SENT

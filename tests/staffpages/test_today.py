@@ -88,3 +88,9 @@ def test_the_states_follow_the_exam(db: Any, tmp_path: Any) -> None:
         expires_at=timezone.now(),
     )
     assert exam_state(appointment).code == "deleted_by_patient"
+
+
+def test_a_bad_date_shows_today_instead_of_failing(client_for: Any, exam: Appointment) -> None:
+    response = client_for("frontdesk").get("/staff/today/", {"date": "2026-02-31"})
+    assert response.status_code == 200
+    assert exam.accession_number in response.content.decode()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -29,7 +29,13 @@ from echoshare.clinic.selection import (
 from echoshare.clinic.staff.common import exam_or_404, source, staff_user
 from echoshare.clinic.staff.states import exam_state
 from echoshare.clinic.staff.tasks import make_thumbnail
-from echoshare.clinic.staff.thumbnails import refused_marker, thumbnail_path
+from echoshare.clinic.staff.thumbnails import (
+    patient_still,
+    refused_marker,
+    thumbnail_path,
+    thumbnail_wanted,
+)
+from echoshare.imaging.errors import ImageRefused
 from echoshare.notify.models import Message
 
 PERMISSIONS = {
@@ -70,7 +76,8 @@ def _tiles(appointment: Appointment, items: list[SelectedItem]) -> list[Tile]:
                 state = "ready"
             elif not refused_marker(files[-1]).exists():
                 state = "pending"
-                missing.append(instance.key)
+                if thumbnail_wanted(files[-1]):
+                    missing.append(instance.key)
         position, item = by_instance.get(instance.pk, (None, None))
         tiles.append(Tile(instance=instance, thumbnail=state, item=item, position=position))
     for key in missing:
@@ -155,12 +162,7 @@ def thumbnail(request: HttpRequest, accession_number: str, instance_key: str) ->
     return HttpResponse(thumbnail_path(file).read_bytes(), content_type="image/jpeg")
 
 
-@never_cache
-@require_GET
-@staff_required("clinic.view_study")
-def preview(request: HttpRequest, accession_number: str, instance_key: str) -> HttpResponse:
-    """The staff preview of a picked item: the frame with what the patient gets outlined."""
-    appointment = exam_or_404(accession_number)
+def _selected(appointment: Appointment, instance_key: str) -> SelectedItem:
     item = (
         SelectedItem.objects.filter(appointment=appointment, instance__key=instance_key)
         .select_related("instance", "appointment__patient")
@@ -168,6 +170,16 @@ def preview(request: HttpRequest, accession_number: str, instance_key: str) -> H
     )
     if item is None:
         raise Http404
+    return item
+
+
+@never_cache
+@require_GET
+@staff_required("clinic.view_study")
+def preview(request: HttpRequest, accession_number: str, instance_key: str) -> HttpResponse:
+    """The staff preview of a picked item: the frame with what the patient gets outlined."""
+    appointment = exam_or_404(accession_number)
+    item = _selected(appointment, instance_key)
     try:
         with transaction.atomic():
             result = selected_item_preview(item=item, user=staff_user(request))
@@ -181,14 +193,47 @@ def preview(request: HttpRequest, accession_number: str, instance_key: str) -> H
 @never_cache
 @require_GET
 @staff_required("clinic.view_study")
+def patient_view(request: HttpRequest, accession_number: str, instance_key: str) -> HttpResponse:
+    """The still the patient will get (masked), or 409 while the item needs review."""
+    appointment = exam_or_404(accession_number)
+    item = _selected(appointment, instance_key)
+    mask = selected_item_mask(item=item)
+    if mask.branch == "needs_review":
+        return HttpResponse(mask.note, status=409, content_type="text/plain; charset=utf-8")
+    try:
+        with transaction.atomic():
+            jpeg = patient_still(instance=item.instance, mask=mask, frame=item.frame)
+            audit_record(
+                event=events.PREVIEW_VIEWED,
+                user=staff_user(request),
+                patient_ref=appointment.patient.patient_id,
+                object_ref=f"instance {item.instance.key}",
+                detail="as the patient gets it",
+                source=source(request),
+            )
+    except ImageRefused as exc:
+        return HttpResponse(exc.reason, status=422, content_type="text/plain; charset=utf-8")
+    return HttpResponse(jpeg, content_type="image/jpeg")
+
+
+@never_cache
+@require_GET
+@staff_required("clinic.view_study")
 def thumbnails_state(request: HttpRequest, accession_number: str) -> HttpResponse:
     """Which thumbnails are ready now (the page's script swaps placeholders for them)."""
-    from django.http import JsonResponse
-
     appointment = exam_or_404(accession_number)
     ready = []
     for instance in Instance.objects.filter(study__appointment=appointment):
         file = instance.current_file()
         if file is not None and thumbnail_path(file).exists():
             ready.append(instance.key)
-    return JsonResponse({"ready": ready, "state": exam_state(appointment).label})
+    return JsonResponse({"ready": ready})
+
+
+@never_cache
+@require_GET
+@staff_required("clinic.view_appointment")
+def state(request: HttpRequest, accession_number: str) -> HttpResponse:
+    """The exam's state now (the page's script refreshes the badge with it)."""
+    current = exam_state(exam_or_404(accession_number))
+    return JsonResponse({"code": current.code, "label": current.label})

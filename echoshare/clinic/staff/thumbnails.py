@@ -10,6 +10,7 @@ instance gets a new thumbnail and identical bytes share one.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -19,7 +20,9 @@ from echoshare.archive.models import Instance, InstanceFile
 from echoshare.imaging.config import render_settings
 from echoshare.imaging.decode import read_display_frame, read_header
 from echoshare.imaging.errors import ImageRefused
-from echoshare.imaging.stills import encode_thumbnail
+from echoshare.imaging.masking import Mask
+from echoshare.imaging.render import chosen_frame
+from echoshare.imaging.stills import encode_jpeg, encode_thumbnail
 
 STAFF_THUMBNAIL_SIZE = 240
 
@@ -35,6 +38,26 @@ def thumbnail_path(file: InstanceFile) -> Path:
 def refused_marker(file: InstanceFile) -> Path:
     """Written when the image cannot be decoded: the page then says so instead of waiting."""
     return thumbnail_path(file).with_suffix(".refused")
+
+
+PENDING_SECONDS = 300
+
+
+def thumbnail_wanted(file: InstanceFile) -> bool:
+    """True when a job should be queued for this file: no thumbnail, not undecodable, and no
+    job queued in the last few minutes (each Exam page view would queue another one)."""
+    target = thumbnail_path(file)
+    if target.exists() or refused_marker(file).exists():
+        return False
+    pending = target.with_suffix(".pending")
+    try:
+        if time.time() - pending.stat().st_mtime < PENDING_SECONDS:
+            return False
+    except FileNotFoundError:
+        pass
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    pending.touch()
+    return True
 
 
 def thumbnail_make(*, instance: Instance) -> Path | None:
@@ -56,6 +79,7 @@ def thumbnail_make(*, instance: Instance) -> Path | None:
         _write(refused_marker(file), str(exc).encode())
         return None
     _write(target, data)
+    target.with_suffix(".pending").unlink(missing_ok=True)
     return target
 
 
@@ -65,3 +89,17 @@ def _write(target: Path, data: bytes) -> None:
     temp = target.with_name(f".{target.name}.{os.getpid()}.part")
     temp.write_bytes(data)
     os.replace(temp, target)
+
+
+def patient_still(*, instance: Instance, mask: Mask, frame: int | None) -> bytes:
+    """The still exactly as the patient gets it: the chosen frame, masked, as a clean JPEG.
+
+    One frame is decoded (as the staff preview does); raises ImageRefused when it cannot be.
+    """
+    file = instance.current_file()
+    if file is None:
+        raise ImageRefused("the image has no archived file")
+    settings_ = render_settings()
+    header = read_header(storage.absolute(file.relative_path), pixel_budget=settings_.pixel_budget)
+    pixels = read_display_frame(header, chosen_frame(header, frame))
+    return encode_jpeg(mask.apply(pixels), quality=settings_.jpeg.quality)

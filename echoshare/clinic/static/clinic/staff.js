@@ -16,6 +16,24 @@
     }, 10000);
   }
 
+  // Exam: keep the state badge current (sent, opened ... arrive from the portal).
+  function refreshExamState() {
+    var badge = document.getElementById("exam-state");
+    if (!badge) return;
+    var url = badge.getAttribute("data-refresh-url");
+    setInterval(function () {
+      if (document.hidden) return;
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data || badge.textContent === data.label) return;
+          badge.textContent = data.label;
+          badge.className = "state state-" + data.code;
+        })
+        .catch(function () {});
+    }, 10000);
+  }
+
   // Exam: swap thumbnail placeholders for the images once the job has made them.
   function pollThumbnails() {
     var form = document.getElementById("selection-form");
@@ -106,6 +124,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     refreshRows();
+    refreshExamState();
     pollThumbnails();
     reorder();
     cropByClicks();
