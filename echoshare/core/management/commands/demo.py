@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 from echoshare.core import demo_content
@@ -28,33 +29,19 @@ WEB_WAIT_SECONDS = 120
 
 
 def prepare_content(command: DemoCommand) -> None:
-    """The demo's data before the processes start: clinic, API key, staff login."""
+    """Before the processes start: portal clinic and key, staff login, a booked exam."""
     command.access = demo_content.prepare(command.say)
 
 
 def after_start(command: DemoCommand) -> None:
-    """Send the sample exam through DICOM, publish a share through the API, print access."""
+    """The exam through DICOM, crops, publishing; then the messages and the logins."""
     say, access = command.say, command.access
-    if settings.SERVES_CLINIC and "dicom" in default_processes():
-        sent = demo_content.send_sample_exam(say)
-        say(
-            f"DICOM: {sent} sample images stored through the listener on port "
-            f"{settings.DICOM_PORT} (AE titles {settings.DICOM_ARCHIVE_AE}, "
-            f"{settings.DICOM_PATIENT_AE})"
-        )
-    if settings.SERVES_PORTAL:
-        share = demo_content.publish_demo_share(access.api_key)
-        say("")
-        say("Patient link (open it in a browser):")
-        say(f"  {share.url}")
-        say(f"  password:     {share.password}")
-        say(f"  delete code:  {share.delete_code}")
-    if settings.SERVES_CLINIC:
-        say("")
-        say(f"Staff login: http://{settings.HTTP_HOST}:{settings.HTTP_PORT}/staff/login/")
-        say(f"  user:         {demo_content.DEMO_STAFF_USER}")
-        say(f"  password:     {access.staff_password}")
-        say(f"  authenticator (TOTP, add to an app): {access.totp_uri}")
+    demo_content.run_exam_and_publish(access, say)
+    say("")
+    say(f"Staff login: http://{settings.HTTP_HOST}:{settings.HTTP_PORT}/staff/login/")
+    say(f"  user:         {demo_content.DEMO_STAFF_USER}")
+    say(f"  password:     {access.staff_password}")
+    say(f"  authenticator (TOTP, add to an app): {access.totp_uri}")
     say("")
     say("Stop with Ctrl-C.")
 
@@ -83,6 +70,8 @@ class DemoCommand(RunCommand):
         self.stdout.flush()
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.ROLE != "all":
+            raise CommandError("the demo runs both tiers in one place: ECHOSHARE_ROLE=all")
         for folder in (
             settings.DATA_DIR,
             settings.ARCHIVE_DIR,
