@@ -140,6 +140,11 @@ def _database(url: str) -> dict[str, object]:
                     "PRAGMA foreign_keys=ON;"
                 ),
             },
+            # Persistent connections (per thread): opening one and running the PRAGMAs
+            # above cost more than the rest of a small authorized photo (docs/performance.md,
+            # Portal). init_command runs on every new connection, so each still gets them.
+            "CONN_MAX_AGE": 600,
+            "CONN_HEALTH_CHECKS": True,
             # A file, not memory: tests start workers and DICOM listeners as subprocesses
             # that must see the same database (and WAL needs a file).
             "TEST": {
@@ -259,12 +264,14 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Django's database sessions with a faster load (the check of every authorized photo).
+SESSION_ENGINE = "echoshare.portal.session_store"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_HSTS_SECONDS = env_int("ECHOSHARE_HSTS_SECONDS", 31536000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = False
+# The header only makes the site eligible; submitting to browsers' list is a manual step.
+SECURE_HSTS_PRELOAD = env_bool("ECHOSHARE_HSTS_PRELOAD", True)
 SECURE_SSL_REDIRECT = env_bool("ECHOSHARE_SSL_REDIRECT", False)
 X_FRAME_OPTIONS = "DENY"
 # Behind nginx: the header nginx sets with the original scheme.

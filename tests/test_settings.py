@@ -34,3 +34,20 @@ def test_it_refuses_unknown_choices_and_splits_lists() -> None:
     with pytest.raises(ImproperlyConfigured, match="one of all, clinic, portal"):
         env_choice("ROLE", "all", ("all", "clinic", "portal"), {"ROLE": "both"})
     assert env_list("L", [], {"L": "a, b,,c"}) == ["a", "b", "c"]
+
+
+def test_every_setting_read_from_the_environment_is_documented() -> None:
+    """docs/configuration.md lists every ECHOSHARE_* variable the code reads."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    documented = (root / "docs" / "configuration.md").read_text(encoding="utf-8")
+    read = {
+        name
+        for path in (root / "echoshare").rglob("*.py")
+        for name in re.findall(r"ECHOSHARE_[A-Z0-9_]+", path.read_text(encoding="utf-8"))
+    }
+    assert "ECHOSHARE_ROLE" in read
+    missing = sorted(name for name in read if name not in documented)
+    assert missing == []

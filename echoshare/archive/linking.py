@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.db.models import Q
+from django.utils import timezone
+
 from echoshare.clinic.models import Appointment
 
 
@@ -14,19 +17,29 @@ def appointment_for(
 
     The last rule links only when exactly one appointment of that patient falls on that day
     (in the clinic's time zone); anything else stays unmatched for staff to link.
+    One query fetches the candidates of all three rules (accession number and study UID are
+    unique, a patient has a handful of appointments on one day); the rules pick in order.
     """
-    appointments = Appointment.objects.select_related("patient")
+    wanted = Q(study_instance_uid=study_instance_uid)
     if accession_number:
-        found = appointments.filter(accession_number=accession_number).first()
-        if found is not None:
-            return found
-    found = appointments.filter(study_instance_uid=study_instance_uid).first()
-    if found is not None:
-        return found
+        wanted |= Q(accession_number=accession_number)
     if patient_id and study_date is not None:
-        same_day = list(
-            appointments.filter(patient__patient_id=patient_id, scheduled_at__date=study_date)[:2]
-        )
-        if len(same_day) == 1:
-            return same_day[0]
+        wanted |= Q(patient__patient_id=patient_id, scheduled_at__date=study_date)
+    candidates = list(Appointment.objects.select_related("patient").filter(wanted).order_by())
+    if accession_number:
+        for found in candidates:
+            if found.accession_number == accession_number:
+                return found
+    for found in candidates:
+        if found.study_instance_uid == study_instance_uid:
+            return found
+    if patient_id and study_date is not None:
+        on_that_day = [found for found in candidates if _on_day(found, patient_id, study_date)]
+        if len(on_that_day) == 1:
+            return on_that_day[0]
     return None
+
+
+def _on_day(appointment: Appointment, patient_id: str, day: date) -> bool:
+    local = timezone.localtime(appointment.scheduled_at)
+    return appointment.patient.patient_id == patient_id and local.date() == day

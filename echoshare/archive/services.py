@@ -153,7 +153,8 @@ def _store_staged(
 ) -> IngestResult:
     for _attempt in range(_INDEX_ATTEMPTS):
         try:
-            duplicate = _identical_copy(header, sha256, origin)
+            known = _known_instance(header.sop_instance_uid)
+            duplicate = None if known is None else _identical_copy(known, sha256, origin)
         except DatabaseError as exc:
             raise _no_database(exc) from exc
         if duplicate is not None:
@@ -165,11 +166,11 @@ def _store_staged(
         except OSError as exc:
             raise _no_room(exc) from exc
         try:
-            return _index(header, str(relative), sha256, size, origin, now)
+            return _index(header, known, str(relative), sha256, size, origin, now)
         except IntegrityError:
-            # A parallel association indexed the same instance first (E2): take the file
-            # back to tmp and look again; the next round finds the identical copy or
-            # takes the next version number.
+            # A parallel association indexed the same instance (or study) first (E2): take
+            # the file back to tmp and look again; the next round finds the identical copy
+            # or takes the next version number.
             _take_back(final, temp)
         except DatabaseError as exc:
             storage.remove_quietly(final)
@@ -202,50 +203,59 @@ def _no_room(exc: OSError) -> IngestRefused:
     return IngestRefused(OUT_OF_RESOURCES, reason)
 
 
-def _identical_copy(
-    header: InstanceHeader, sha256: str, origin: IngestOrigin
-) -> IngestResult | None:
-    existing = (
-        InstanceFile.objects.filter(
-            instance__sop_instance_uid=header.sop_instance_uid, sha256=sha256
-        )
-        .select_related("instance")
-        .first()
+def _known_instance(sop_instance_uid: str) -> Instance | None:
+    """The archived instance with this SOP Instance UID, if any (one query)."""
+    found = (
+        Instance.objects.select_related("study__appointment__patient")
+        .filter(sop_instance_uid=sop_instance_uid)
+        .order_by()[:1]
     )
-    if existing is None:
+    return next(iter(found), None)
+
+
+def _identical_copy(known: Instance, sha256: str, origin: IngestOrigin) -> IngestResult | None:
+    if not InstanceFile.objects.filter(instance=known, sha256=sha256).exists():
         return None
-    instance = existing.instance
-    if origin.for_patient and not instance.selected_for_patient:
+    if origin.for_patient and not known.selected_for_patient:
         with transaction.atomic():
-            Instance.objects.filter(pk=instance.pk).update(selected_for_patient=True)
-            instance.selected_for_patient = True
-            _audit_stored(instance, origin, "already archived; selected for the patient")
-            _notify_on_commit(instance, created=False, origin=origin)
-    return IngestResult(instance=instance, created=False)
+            Instance.objects.filter(pk=known.pk).update(selected_for_patient=True)
+            known.selected_for_patient = True
+            _audit_stored(known, origin, "already archived; selected for the patient")
+            _notify_on_commit(known, created=False, origin=origin)
+    return IngestResult(instance=known, created=False)
 
 
 def _index(
     header: InstanceHeader,
+    known: Instance | None,
     relative: str,
     sha256: str,
     size: int,
     origin: IngestOrigin,
     now: Any,
 ) -> IngestResult:
+    """Write the index rows of a placed file in one transaction, with its audit record.
+
+    Every row is written once (an INSERT for what is new, an UPDATE of the changed columns
+    otherwise): at one instance at a time per association, each saved query is latency.
+    A parallel writer of the same new instance or study makes an INSERT fail with
+    IntegrityError, which the caller answers by looking again.
+    """
     with transaction.atomic():
         study = _study_for(header, now)
-        instance, _ = Instance.objects.get_or_create(
-            sop_instance_uid=header.sop_instance_uid,
-            defaults={
-                "study": study,
-                "series_instance_uid": header.series_instance_uid,
-                "sop_class_uid": header.sop_class_uid,
-            },
-        )
-        latest = instance.files.order_by("-version").values_list("version", flat=True).first()
+        if known is None:
+            instance, version = Instance(study=study, sop_instance_uid=header.sop_instance_uid), 1
+        else:
+            instance = Instance.objects.select_related("study__appointment__patient").get(
+                pk=known.pk
+            )
+            latest = instance.files.order_by("-version").values_list("version", flat=True)
+            version = (latest.first() or 0) + 1
+        _describe(instance, header, for_patient=origin.for_patient)
+        instance.save(force_insert=known is None)
         InstanceFile.objects.create(
             instance=instance,
-            version=(latest or 0) + 1,
+            version=version,
             relative_path=relative,
             sha256=sha256,
             size=size,
@@ -257,44 +267,63 @@ def _index(
             address=origin.address[:64],
             user_id=origin.user_id,
         )
-        _describe(instance, header, for_patient=origin.for_patient)
-        _audit_stored(instance, origin, f"version {(latest or 0) + 1}, {size} bytes")
+        _audit_stored(instance, origin, f"version {version}, {size} bytes")
         _notify_on_commit(instance, created=True, origin=origin)
     return IngestResult(instance=instance, created=True)
 
 
 def _study_for(header: InstanceHeader, now: Any) -> Study:
-    study, created = Study.objects.get_or_create(
-        study_instance_uid=header.study_instance_uid,
-        defaults={
-            "patient_id": header.patient_id,
-            "patient_name": header.patient_name,
-            "accession_number": header.accession_number,
-            "study_date": header.study_date,
-            "study_description": header.study_description,
-            "first_received_at": now,
-            "last_received_at": now,
-            "retain_until": now.date(),  # set properly below
-        },
+    study = (
+        Study.objects.select_related("appointment__patient")
+        .filter(study_instance_uid=header.study_instance_uid)
+        .order_by()
+        .first()
     )
+    if study is None:
+        return _study_create(header, now)
+    changed = ["last_received_at"]
     # An unmatched study tries again when a new batch of its images arrives (its appointment
     # may have been booked since), not for every image of one transfer.
-    new_batch = created or now - study.last_received_at > RELINK_AFTER
+    if study.appointment_id is None and now - study.last_received_at > RELINK_AFTER:
+        study.appointment = _appointment_for(header)
+        changed.append("appointment")
     study.last_received_at = now
-    if study.appointment_id is None and new_batch:
-        study.appointment = appointment_for(
-            accession_number=header.accession_number,
-            study_instance_uid=header.study_instance_uid,
-            patient_id=header.patient_id,
-            study_date=header.study_date,
-        )
-    study.retain_until = max(study.compute_retain_until(), study.retain_until)
-    study.save()
+    retain_until = max(study.compute_retain_until(), study.retain_until)
+    if retain_until != study.retain_until:
+        study.retain_until = retain_until
+        changed.append("retain_until")
+    study.save(update_fields=changed)  # only these: a staff link made meanwhile stays
     return study
 
 
+def _study_create(header: InstanceHeader, now: Any) -> Study:
+    study = Study(
+        study_instance_uid=header.study_instance_uid,
+        appointment=_appointment_for(header),
+        patient_id=header.patient_id,
+        patient_name=header.patient_name,
+        accession_number=header.accession_number,
+        study_date=header.study_date,
+        study_description=header.study_description,
+        first_received_at=now,
+        last_received_at=now,
+    )
+    study.retain_until = study.compute_retain_until()
+    study.save(force_insert=True)
+    return study
+
+
+def _appointment_for(header: InstanceHeader) -> Appointment | None:
+    return appointment_for(
+        accession_number=header.accession_number,
+        study_instance_uid=header.study_instance_uid,
+        patient_id=header.patient_id,
+        study_date=header.study_date,
+    )
+
+
 def _describe(instance: Instance, header: InstanceHeader, *, for_patient: bool) -> None:
-    """Copy what the newest version says onto the instance row."""
+    """Copy what the newest version says onto the instance (the caller saves it)."""
     instance.series_instance_uid = header.series_instance_uid
     instance.sop_class_uid = header.sop_class_uid
     instance.modality = header.modality
@@ -303,7 +332,6 @@ def _describe(instance: Instance, header: InstanceHeader, *, for_patient: bool) 
     instance.rows = header.rows
     instance.columns = header.columns
     instance.selected_for_patient = instance.selected_for_patient or for_patient
-    instance.save()
 
 
 def _audit_stored(instance: Instance, origin: IngestOrigin, detail: str) -> None:

@@ -170,8 +170,20 @@ class SelectedItem(models.Model):
     )
     # CASCADE: the archive's lawful deletions (retention purge, destruction on request) must
     # never be blocked by a selection; the item just disappears with its image.
+    # Exactly one of `instance` (archived DICOM) and `media` (exported JPEG/PNG/MP4) is set.
     instance = models.ForeignKey(
-        "archive.Instance", on_delete=models.CASCADE, related_name="selections"
+        "archive.Instance",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="selections",
+    )
+    media = models.ForeignKey(
+        "clinic.ExportedMedia",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="selections",
     )
     position = models.PositiveIntegerField(default=0)
     # 0-based poster/still frame of a clip chosen by staff; None: the renderer's choice.
@@ -190,6 +202,14 @@ class SelectedItem(models.Model):
             models.UniqueConstraint(
                 fields=["appointment", "instance"], name="clinic_selected_once"
             ),
+            models.UniqueConstraint(
+                fields=["appointment", "media"], name="clinic_media_selected_once"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(instance__isnull=False, media__isnull=True)
+                | models.Q(instance__isnull=True, media__isnull=False),
+                name="clinic_selected_instance_or_media",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -198,6 +218,11 @@ class SelectedItem(models.Model):
     @property
     def needs_review(self) -> bool:
         return self.branch == "needs_review"
+
+    @property
+    def key(self) -> str:
+        """The random key of the image: the instance's or the exported media's."""
+        return self.media.key if self.media_id else self.instance.key  # type: ignore[union-attr]
 
 
 class PublicationQuerySet(models.QuerySet["Publication"]):
@@ -281,3 +306,57 @@ class PortalEventCursor(models.Model):
 
     def __str__(self) -> str:
         return f"portal events after {self.after or 'the start'}"
+
+
+class ExportedMedia(models.Model):
+    """A JPEG, PNG or MP4 a machine exported (to USB) and staff uploaded onto an exam.
+
+    Medical data of the exam like an archived DICOM: kept as uploaded (hashed, durable) under
+    ARCHIVE_DIR/exported/ for the archive's retention, never handed out as it is; patients get
+    it re-encoded from its pixels (docs/publishing.md). PROTECT: an exam with uploaded media
+    cannot be deleted by accident.
+    """
+
+    class Kind(models.TextChoices):
+        JPEG = "jpeg", "JPEG"
+        PNG = "png", "PNG"
+        MP4 = "mp4", "MP4"
+
+    key = models.CharField(max_length=32, unique=True, default=new_token, editable=False)
+    appointment = models.ForeignKey(
+        Appointment, on_delete=models.PROTECT, related_name="exported_media"
+    )
+    kind = models.CharField(max_length=4, choices=Kind.choices)
+    # Relative to ARCHIVE_DIR; the name is made here, never taken from the upload.
+    relative_path = models.CharField(max_length=200, unique=True, editable=False)
+    sha256 = models.CharField(max_length=64, editable=False)
+    size = models.PositiveBigIntegerField(editable=False)
+    columns = models.PositiveIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)
+    original_name = models.CharField(max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        editable=False,
+    )
+    uploaded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["appointment", "uploaded_at", "id"]
+        verbose_name = _("exported media")
+        verbose_name_plural = _("exported media")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["appointment", "sha256"], name="clinic_exported_media_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key[:8]} of {self.appointment}"
+
+    @property
+    def is_clip(self) -> bool:
+        return self.kind == self.Kind.MP4

@@ -29,6 +29,7 @@ from django.utils import timezone
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 from echoshare.clinic import portal_client
+from echoshare.clinic.exported_media import exported_media_render
 from echoshare.clinic.models import Appointment, Publication, SelectedItem
 from echoshare.clinic.passwords import (
     PasswordUnavailable,
@@ -210,6 +211,10 @@ def share_publish(
 
 
 def _render(item: SelectedItem, *, frame: int | None, crop: Rect | None) -> RenderResult:
+    if item.media is not None:  # exported JPEG/PNG/MP4: re-encoded, only with a staff crop
+        return exported_media_render(media=item.media, crop=crop)
+    if item.instance is None:  # the database's check constraint rules this out
+        raise ImageRefused("the item has no image")
     current = item.instance.current_file()
     if current is None:
         raise ImageRefused("the image has no archived file")
@@ -289,7 +294,9 @@ def _rendered_again(publication: Publication) -> list[RenderResult] | None:
     None: an item is gone (its image was deleted), so the request cannot be repeated."""
     results = []
     for entry in publication.request["items"]:
-        item = SelectedItem.objects.select_related("instance").filter(pk=entry["id"]).first()
+        item = (
+            SelectedItem.objects.select_related("instance", "media").filter(pk=entry["id"]).first()
+        )
         if item is None:
             _fail(publication, "An image was removed while publishing: republish.")
             return None

@@ -40,6 +40,20 @@ def check_deploy(app_configs: Any, **kwargs: Any) -> list[Any]:
     return problems
 
 
+@register(deploy=True)
+def check_portal_key(app_configs: Any, **kwargs: Any) -> list[Any]:
+    """A clinic tier without a portal key cannot publish nor pull share status."""
+    if settings.ROLE == "clinic" and not settings.PORTAL_API_KEY:
+        return [
+            Error(
+                "ECHOSHARE_PORTAL_API_KEY is not set: publishing and status pulls will fail.",
+                hint="Create a key on the portal (echoshare portal_apikey_create) and set it.",
+                id="echoshare.E003",
+            )
+        ]
+    return []
+
+
 @register()
 def check_retention(app_configs: Any, **kwargs: Any) -> list[Any]:
     if settings.SERVES_CLINIC and settings.RETENTION_YEARS < 20:

@@ -202,6 +202,8 @@ def crop_picks(appointment: Any, datasets: dict[str, Dataset]) -> int:
     names = {str(ds.SOPInstanceUID): name for name, ds in datasets.items()}
     items = selection_items(appointment=appointment)
     for item in items:
+        if item.instance is None:  # an uploaded JPEG/PNG/MP4: the demo sends none
+            continue
         box = DEMO_CROPS[names[item.instance.sop_instance_uid]]
         selected_item_crop_set(item=item, crop=(box.x0, box.y0, box.x1, box.y1), user=None)
     return len(items)

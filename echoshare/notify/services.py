@@ -303,7 +303,7 @@ def message_retry(*, message: Message, user: AbstractBaseUser) -> Message:
 def _why_not_retryable(message: Message) -> str:
     if message.state in Message.STAFF_RETRYABLE:
         return "the message text was removed after the retention period; queue a new message"
-    return f"a {message.get_state_display()} message cannot be retried"
+    return f"a {message.state} message cannot be retried"  # the value: this text is English
 
 
 def message_mark_sent(*, message: Message, user: AbstractBaseUser) -> Message:

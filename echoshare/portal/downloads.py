@@ -8,17 +8,21 @@ event (B5 allows it); no counter moves.
 from __future__ import annotations
 
 import mimetypes
+from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
+from django.db import connection
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from echoshare.lib.zipstream import zip_size, zip_stream
 from echoshare.portal.gallery_items import MEDIA_KINDS
-from echoshare.portal.models import ShareEvent, ShareItem
+from echoshare.portal.models import Share, ShareEvent, ShareItem
 from echoshare.portal.pages import ZIP_NAME, gone, zip_members
-from echoshare.portal.patient_session import session_has_share
+from echoshare.portal.patient_session import session_has_opened, session_has_share
 from echoshare.portal.services import event_record, share_find, token_hash
 from echoshare.portal.serving import NO_STORE, content_disposition, file_response
 
@@ -37,12 +41,40 @@ def _not_found() -> HttpResponse:
     return response
 
 
-def _item_file(item: ShareItem, kind: str) -> tuple[Path | None, str]:
-    if kind == "thumb":
-        return item.thumbnail_path(), "image/jpeg"
-    if kind == "poster":
-        return item.poster_path(), "image/jpeg"
-    return item.path(), item.content_type
+@dataclass(frozen=True)
+class _MediaItem:
+    """What serving one item needs: the columns of one query, no model instances."""
+
+    pk: int
+    share_pk: int
+    share_public_id: str
+    file_name: str
+    content_type: str
+    file_key: str
+    thumbnail_key: str
+    poster_key: str
+
+    def file(self, kind: str) -> tuple[Path | None, str]:
+        if kind == "thumb":
+            return _media_path(self.thumbnail_key), "image/jpeg"
+        if kind == "poster":
+            return _media_path(self.poster_key), "image/jpeg"
+        return _media_path(self.file_key), self.content_type
+
+
+# Written out rather than built by the ORM: building this query took longer than running it
+# (docs/performance.md, Portal). Same test as Share.is_open (D1): active and not expired.
+_OPEN_ITEM_SQL = """
+SELECT item.id, item.share_id, share.public_id, item.file_name, item.content_type,
+       item.file_key, item.thumbnail_key, item.poster_key
+FROM portal_shareitem AS item JOIN portal_share AS share ON share.id = item.share_id
+WHERE item.public_id = %s AND share.token_hash = %s AND share.state = %s
+  AND share.expires_at > %s
+"""
+
+
+def _media_path(key: str) -> Path | None:
+    return Path(settings.PORTAL_MEDIA_DIR) / key if key else None
 
 
 def _starts_at_zero(request: HttpRequest) -> bool:
@@ -51,40 +83,46 @@ def _starts_at_zero(request: HttpRequest) -> bool:
     return not wanted or wanted.startswith("bytes=0-")
 
 
-def _open_item(token: str, item_id: str) -> ShareItem | None:
-    """The item together with its share in one query (the hot path of every photo and
-    thumbnail); None unless the share of this token holds it and is open (D1)."""
+def _open_item(token: str, item_id: str) -> _MediaItem | None:
+    """The item of the open share of this token, in one query of only the columns serving
+    needs: the hot path of every photo and thumbnail."""
     if not token or len(token) > 100:
         return None
-    item = (
-        ShareItem.objects.select_related("share")
-        .filter(public_id=item_id, share__token_hash=token_hash(token))
-        .first()
-    )
-    return item if item is not None and item.share.is_open() else None
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_OPEN_ITEM_SQL, [item_id, token_hash(token), Share.State.ACTIVE, now])
+        row = cursor.fetchone()
+    return _MediaItem(*row) if row is not None else None
+
+
+def _record_download(item: _MediaItem) -> None:
+    full = ShareItem.objects.select_related("share").get(pk=item.pk)
+    event_record(share=full.share, kind=ShareEvent.Kind.DOWNLOADED, item=full)
 
 
 @require_http_methods(["GET", "HEAD"])
 def media(request: HttpRequest, token: str, item_id: str, kind: str) -> HttpResponseBase:
+    """One item of a share. The session is read only to check the share was opened in it,
+    never written: a photo's GET costs the item query and the session query, nothing more."""
     item = _open_item(token, item_id) if kind in MEDIA_KINDS else None
     if item is None:  # a wrong token, a dead share, or an item that is not the share's
         share = share_find(token=token)
         if share is None:
             return gone(request)
         return _not_found() if session_has_share(request, share) else _forbidden()
-    share = item.share
-    if not session_has_share(request, share):
+    if not session_has_opened(request, item.share_public_id):
         return _forbidden()
-    path, content_type = _item_file(item, kind)
+    path, content_type = item.file(kind)
     if path is None:
         return _not_found()
     download = kind == "download"
     response = file_response(
         request, path, content_type=content_type, download_name=item.file_name if download else None
     )
+    # Only a fresh download is an event: views, thumbnails, posters and later ranges are not.
     fresh = request.method == "GET" and _starts_at_zero(request)
     if download and fresh and response.status_code in (200, 206):
-        event_record(share=share, kind=ShareEvent.Kind.DOWNLOADED, item=item)
+        _record_download(item)
     return response
 
 

@@ -43,7 +43,12 @@ def session_open_share(request: HttpRequest, share: Share) -> None:
 
 
 def session_has_share(request: HttpRequest, share: Share) -> bool:
-    return share.public_id in _opened(request)
+    return session_has_opened(request, share.public_id)
+
+
+def session_has_opened(request: HttpRequest, share_public_id: str) -> bool:
+    """Only reads: a GET of a photo never saves or renews the session."""
+    return share_public_id in _opened(request)
 
 
 def session_forget_share(request: HttpRequest, share: Share) -> None:

@@ -1,5 +1,8 @@
 """Exam: the archived images of one appointment, the patient's picks, and the share's history.
 
+Exported JPEG/PNG/MP4 uploaded onto the exam are shown after the DICOM images, with the same
+tick, order, preview and crop; images are addressed by their random key either way.
+
 Actions (POST) are in exam_actions.py; this module shows the page and the images.
 """
 
@@ -9,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -18,10 +22,13 @@ from echoshare.archive.models import Instance
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 from echoshare.clinic.access import has_requirement, staff_required
-from echoshare.clinic.models import Appointment, Publication, SelectedItem
+from echoshare.clinic.exported_media import exported_media_render
+from echoshare.clinic.models import Appointment, ExportedMedia, Publication, SelectedItem
 from echoshare.clinic.publishing import publish_blockers
 from echoshare.clinic.selection import (
     SelectionError,
+    item_crop,
+    item_ref,
     selected_item_mask,
     selected_item_preview,
     selection_items,
@@ -30,12 +37,14 @@ from echoshare.clinic.staff.common import exam_or_404, source, staff_user
 from echoshare.clinic.staff.states import exam_state
 from echoshare.clinic.staff.tasks import make_thumbnail
 from echoshare.clinic.staff.thumbnails import (
+    media_thumbnail_path,
     patient_still,
     refused_marker,
     thumbnail_path,
     thumbnail_wanted,
 )
 from echoshare.imaging.errors import ImageRefused
+from echoshare.imaging.masking import Mask
 from echoshare.notify.models import Message
 
 PERMISSIONS = {
@@ -49,12 +58,22 @@ PERMISSIONS = {
 
 @dataclass(frozen=True)
 class Tile:
-    """One archived image on the page: its thumbnail state and the patient's pick."""
+    """One image on the page (archived DICOM or uploaded media): its thumbnail state and the
+    patient's pick."""
 
-    instance: Instance
+    instance: Instance | None
     thumbnail: str  # "ready", "pending" or "refused"
     item: SelectedItem | None
     position: int | None  # 1-based order in the patient's selection
+    media: ExportedMedia | None = None
+
+    @property
+    def key(self) -> str:
+        return self.media.key if self.media is not None else self.instance.key  # type: ignore[union-attr]
+
+    @property
+    def frames(self) -> int:
+        return self.instance.number_of_frames if self.instance is not None else 0
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,24 @@ def _tiles(appointment: Appointment, items: list[SelectedItem]) -> list[Tile]:
         tiles.append(Tile(instance=instance, thumbnail=state, item=item, position=position))
     for key in missing:
         transaction.on_commit(lambda key=key: make_thumbnail.enqueue(instance_key=key))  # type: ignore[misc]
+    return tiles + _media_tiles(appointment, items)
+
+
+def _media_tiles(appointment: Appointment, items: list[SelectedItem]) -> list[Tile]:
+    by_media = {item.media_id: (n, item) for n, item in enumerate(items, start=1)}
+    tiles = []
+    for media in ExportedMedia.objects.filter(appointment=appointment).order_by("id"):
+        position, item = by_media.get(media.pk, (None, None))
+        ready = media_thumbnail_path(media).exists()
+        tiles.append(
+            Tile(
+                instance=None,
+                media=media,
+                thumbnail="ready" if ready else "refused",
+                item=item,
+                position=position,
+            )
+        )
     return tiles
 
 
@@ -154,7 +191,13 @@ def _instance_of(appointment: Appointment, instance_key: str) -> Instance:
 @require_GET
 @staff_required("clinic.view_study")
 def thumbnail(request: HttpRequest, accession_number: str, instance_key: str) -> HttpResponse:
-    instance = _instance_of(exam_or_404(accession_number), instance_key)
+    appointment = exam_or_404(accession_number)
+    media = ExportedMedia.objects.filter(key=instance_key, appointment=appointment).first()
+    if media is not None:
+        if not media_thumbnail_path(media).exists():
+            raise Http404
+        return HttpResponse(media_thumbnail_path(media).read_bytes(), content_type="image/jpeg")
+    instance = _instance_of(appointment, instance_key)
     file = instance.current_file()
     if file is None or not thumbnail_path(file).exists():
         raise Http404
@@ -164,8 +207,9 @@ def thumbnail(request: HttpRequest, accession_number: str, instance_key: str) ->
 
 def _selected(appointment: Appointment, instance_key: str) -> SelectedItem:
     item = (
-        SelectedItem.objects.filter(appointment=appointment, instance__key=instance_key)
-        .select_related("instance", "appointment__patient")
+        SelectedItem.objects.filter(appointment=appointment)
+        .filter(Q(instance__key=instance_key) | Q(media__key=instance_key))
+        .select_related("instance", "media", "appointment__patient")
         .first()
     )
     if item is None:
@@ -202,18 +246,29 @@ def patient_view(request: HttpRequest, accession_number: str, instance_key: str)
         return HttpResponse(mask.note, status=409, content_type="text/plain; charset=utf-8")
     try:
         with transaction.atomic():
-            jpeg = patient_still(instance=item.instance, mask=mask, frame=item.frame)
+            jpeg = _patient_jpeg(item, mask)
             audit_record(
                 event=events.PREVIEW_VIEWED,
                 user=staff_user(request),
                 patient_ref=appointment.patient.patient_id,
-                object_ref=f"instance {item.instance.key}",
+                object_ref=item_ref(item),
                 detail="as the patient gets it",
                 source=source(request),
             )
     except ImageRefused as exc:
         return HttpResponse(exc.reason, status=422, content_type="text/plain; charset=utf-8")
     return HttpResponse(jpeg, content_type="image/jpeg")
+
+
+def _patient_jpeg(item: SelectedItem, mask: Mask) -> bytes:
+    if item.media is not None:  # the very still publishing sends (rendered once, cached)
+        result = exported_media_render(media=item.media, crop=item_crop(item))
+        if not result.publishable:
+            raise ImageRefused(result.reason or "needs review")
+        return result.outputs["still"].read_bytes()
+    if item.instance is None:  # the database's check constraint rules this out
+        raise ImageRefused("the item has no image")
+    return patient_still(instance=item.instance, mask=mask, frame=item.frame)
 
 
 @never_cache

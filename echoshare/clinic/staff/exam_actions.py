@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -75,8 +76,9 @@ def _invalid(request: HttpRequest, appointment: Appointment, form: Any) -> HttpR
 
 def _item(appointment: Appointment, instance_key: str) -> SelectedItem:
     item = (
-        SelectedItem.objects.filter(appointment=appointment, instance__key=instance_key)
-        .select_related("instance", "appointment__patient")
+        SelectedItem.objects.filter(appointment=appointment)
+        .filter(Q(instance__key=instance_key) | Q(media__key=instance_key))
+        .select_related("instance", "media", "appointment__patient")
         .first()
     )
     if item is None:

@@ -5,6 +5,9 @@ so the Exam page enqueues `make_thumbnail` for each image without one and shows 
 placeholder until the file exists. Thumbnails are of the unmasked image: staff see what the
 machine showed. They are named by the archived file's SHA-256, so a new version of an
 instance gets a new thumbnail and identical bytes share one.
+
+Exported JPEG/PNG/MP4 get theirs when they are uploaded (one still or the first frame of a
+clip, decoded in the upload request that just checked the file anyway).
 """
 
 from __future__ import annotations
@@ -17,10 +20,13 @@ from django.conf import settings
 
 from echoshare.archive import storage
 from echoshare.archive.models import Instance, InstanceFile
+from echoshare.clinic.exported_media import media_path
+from echoshare.clinic.models import ExportedMedia
 from echoshare.imaging.config import render_settings
 from echoshare.imaging.decode import read_display_frame, read_header
 from echoshare.imaging.errors import ImageRefused
 from echoshare.imaging.masking import Mask
+from echoshare.imaging.preview import preview_upload
 from echoshare.imaging.render import chosen_frame
 from echoshare.imaging.stills import encode_jpeg, encode_thumbnail
 
@@ -80,6 +86,25 @@ def thumbnail_make(*, instance: Instance) -> Path | None:
         return None
     _write(target, data)
     target.with_suffix(".pending").unlink(missing_ok=True)
+    return target
+
+
+def media_thumbnail_path(media: ExportedMedia) -> Path:
+    return thumbnail_dir() / media.sha256[:2] / f"{media.sha256}.jpg"
+
+
+def media_thumbnail_make(*, media: ExportedMedia) -> Path | None:
+    """The staff thumbnail of an uploaded JPEG/PNG/MP4 (idempotent); None if undecodable."""
+    target = media_thumbnail_path(media)
+    if target.exists():
+        return target
+    try:
+        preview = preview_upload(
+            media_path(media), settings=render_settings(), max_size=STAFF_THUMBNAIL_SIZE
+        )
+    except ImageRefused:
+        return None
+    _write(target, preview.jpeg)
     return target
 
 

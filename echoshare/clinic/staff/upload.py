@@ -1,9 +1,10 @@
-"""Upload: staff drop DICOM files onto an exam (a machine that cannot send, a USB stick).
+"""Upload: staff drop DICOM files or exported JPEG/PNG/MP4 onto an exam (a USB stick).
 
-The files go through the archive's one ingest (`instance_store`, the same as the DICOM
+DICOM files go through the archive's one ingest (`instance_store`, the same as the DICOM
 network) with the archive's upload handler; a study that matched no appointment is then
-linked to this exam. Exported JPEG/PNG/MP4 are refused with 415 for now: the selection has
-no place for media that are not archived DICOM (see docs/staff-guide.md).
+linked to this exam. Exported JPEG/PNG/MP4 (known by their content, never their name) are
+kept with the exam as `ExportedMedia` (clinic.exported_media); staff then tick and crop
+them like images (docs/staff-guide.md). Anything else is refused with 415.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from echoshare.archive import errors, storage
 from echoshare.archive.services import IngestOrigin, IngestRefused, instance_store, study_link
 from echoshare.archive.uploads import ArchiveTempFile, ArchiveTempUploadHandler
 from echoshare.clinic.access import staff_required
+from echoshare.clinic.exported_media import MediaRefused, exported_media_store
 from echoshare.clinic.models import Appointment
 from echoshare.clinic.staff.common import exam_or_404, staff_user
+from echoshare.clinic.staff.thumbnails import media_thumbnail_make
 
 EXPORTED_MEDIA = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 # The archive's refusals as HTTP statuses (as on the archive's own upload page).
@@ -90,9 +93,7 @@ def _store(request: HttpRequest, appointment: Appointment, upload: object) -> Ou
         return Outcome(name, _("not stored"), 400)
     path = Path(upload.path)
     if _is_exported_media(path):
-        return Outcome(
-            name, _("refused: exported JPEG/PNG/MP4 cannot be added to an exam yet"), 415
-        )
+        return _store_media(request, appointment, path, name)
     origin = IngestOrigin(
         source="web", address=request.META.get("REMOTE_ADDR", ""), user_id=request.user.pk
     )
@@ -107,6 +108,19 @@ def _store(request: HttpRequest, appointment: Appointment, upload: object) -> Ou
     elif study.appointment_id != appointment.pk:
         return Outcome(name, _("archived, but it belongs to another exam"), 409)
     return Outcome(name, _("archived") if result.created else _("already archived"), 200)
+
+
+def _store_media(request: HttpRequest, appointment: Appointment, path: Path, name: str) -> Outcome:
+    try:
+        media, created = exported_media_store(
+            appointment=appointment, path=path, name=name, user=staff_user(request)
+        )
+    except MediaRefused as exc:
+        return Outcome(name, _("refused: %(reason)s") % {"reason": exc}, exc.status)
+    media_thumbnail_make(media=media)  # one small decode; the file was just decoded anyway
+    if created:
+        return Outcome(name, _("stored with the exam (set a crop box before sending)"), 200)
+    return Outcome(name, _("already stored with the exam"), 200)
 
 
 def _page(
