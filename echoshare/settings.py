@@ -265,7 +265,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 # Django's database sessions with a faster load (the check of every authorized photo).
-SESSION_ENGINE = "echoshare.portal.session_store"
+SESSION_ENGINE = "echoshare.core.session_store"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_HSTS_SECONDS = env_int("ECHOSHARE_HSTS_SECONDS", 31536000, minimum=0)

@@ -35,6 +35,8 @@ from echoshare.archive import storage
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 
+EXPORTED = "exported"  # ARCHIVE_DIR/exported/: staff-uploaded JPEG/PNG/MP4 (clinic app)
+
 MANIFEST = "manifest.json"
 SQLITE_COPY = "database.sqlite3"
 PG_DUMP = "database.pgdump"
@@ -80,7 +82,12 @@ def _pg_env() -> dict[str, str]:
 
 def _copy_database(dest: Path) -> tuple[str, list[tuple[str, str, int]]]:
     """Copy the database into `dest`; return its file name and the files it indexes."""
-    query = "SELECT relative_path, sha256, size FROM archive_instancefile ORDER BY id"
+    # The archive's DICOM files and the exported JPEG/PNG/MP4 that staff uploaded onto exams
+    # (kept under ARCHIVE_DIR/exported/ by the clinic app): both are the clinic's record.
+    query = (
+        "SELECT relative_path, sha256, size FROM archive_instancefile"
+        " UNION ALL SELECT relative_path, sha256, size FROM clinic_exportedmedia"
+    )
     if _engine() == "sqlite":
         target = dest / SQLITE_COPY
         source = sqlite3.connect(str(connection.settings_dict["NAME"]))
@@ -118,7 +125,7 @@ def backup_create(*, dest: Path, user: Any = None) -> BackupReport:
     problems, total = [], 0
     for relative, sha256, size in rows:
         try:
-            with storage.absolute(relative).open("rb") as source:
+            with _archived_path(relative).open("rb") as source:
                 copied = _copy_hashed(source, dest / relative)
         except FileNotFoundError:
             problems.append(f"missing: {relative}")
@@ -149,6 +156,24 @@ def backup_create(*, dest: Path, user: Any = None) -> BackupReport:
             source="cli",
         )
     return BackupReport(destination=dest, files=len(rows), bytes=total)
+
+
+def _archived_path(relative: str) -> Path:
+    """An indexed file's path: DICOM under files/, exported media under exported/."""
+    path = PurePosixPath(relative)
+    if path.parts[:1] == (EXPORTED,) and ".." not in path.parts and not path.is_absolute():
+        return storage.archive_root().joinpath(*path.parts)
+    return storage.absolute(relative)
+
+
+def _place_restored(temp: Path, relative: str) -> None:
+    if PurePosixPath(relative).parts[:1] != (EXPORTED,):
+        storage.place(temp, PurePosixPath(relative))
+        return
+    target = _archived_path(relative)
+    storage.make_dirs(target.parent)
+    storage.rename(temp, target)
+    storage.fsync_dir(target.parent)
 
 
 def _copy_hashed(source: Any, target: Path) -> str:
@@ -271,8 +296,11 @@ def backup_restore(*, source: Path) -> RestoreReport:
     archived = [e for e in manifest["entries"] if e["path"] != manifest["database"]]
     for entry in archived:
         with _inside(source, entry["path"]).open("rb") as reader:
-            temp, _sha256, _size = storage.stream_to_temp(reader)
-        storage.place(temp, PurePosixPath(entry["path"]))
+            temp, sha256, _size = storage.stream_to_temp(reader)
+        if sha256 != entry["sha256"]:  # checked before, so only a change while restoring
+            temp.unlink(missing_ok=True)
+            raise RestoreFailed(f"{entry['path']} changed while it was restored")
+        _place_restored(temp, entry["path"])
     run = archive_verify(source="restore")
     if not run.ok or run.checked != InstanceFile.objects.count():
         raise RestoreFailed(

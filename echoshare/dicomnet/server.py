@@ -22,7 +22,7 @@ from pynetdicom import AE, evt
 from pynetdicom.transport import ThreadedAssociationServer
 
 from echoshare.archive.services import archive_tmp_dir
-from echoshare.dicomnet import handlers
+from echoshare.dicomnet import handlers, wakeups
 from echoshare.dicomnet.config import DicomConfig
 from echoshare.dicomnet.contexts import (
     MODALITY_WORKLIST_FIND,
@@ -52,6 +52,7 @@ def _configure_pynetdicom() -> None:
     pynetdicom._config.LOG_REQUEST_IDENTIFIERS = False
     pynetdicom._config.LOG_RESPONSE_IDENTIFIERS = False
     pynetdicom.dimse_messages.NamedTemporaryFile = spool_file  # type: ignore[attr-defined]
+    wakeups.install()  # no fixed 1 ms sleeps per image (docs/performance.md, Ingest)
 
 
 def spool_clean_stale() -> int:

@@ -90,7 +90,7 @@ def _open_item(token: str, item_id: str) -> _MediaItem | None:
         return None
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     with connection.cursor() as cursor:
-        cursor.execute(_OPEN_ITEM_SQL, [item_id, token_hash(token), Share.State.ACTIVE, now])
+        cursor.execute(_OPEN_ITEM_SQL, [item_id, token_hash(token), Share.State.ACTIVE.value, now])
         row = cursor.fetchone()
     return _MediaItem(*row) if row is not None else None
 

@@ -132,3 +132,45 @@ def test_backup_refuses_a_destination_that_is_not_empty(archived, tmp_path):
     (dest / "other").write_text("x")
     with pytest.raises(CommandError, match="not empty"):
         call_command("backup", str(dest))
+
+
+def test_exported_media_uploaded_onto_an_exam_are_backed_up_and_restored(
+    archived, tmp_path, target, settings
+):
+    """Staff-uploaded JPEG/PNG/MP4 live under ARCHIVE_DIR/exported/: part of the record too."""
+    from datetime import date
+
+    from django.utils import timezone
+
+    from echoshare.clinic.models import Appointment, ExportedMedia, Patient
+
+    patient = Patient.objects.create(
+        patient_id="BK1", family_name="Backup", birth_date=date(1990, 1, 2)
+    )
+    appointment = Appointment.objects.create(
+        patient=patient, scheduled_at=timezone.now(), exam_type="echo", accession_number="BK1"
+    )
+    relative = "exported/2026/11/26/0123abcd.jpeg"
+    content = b"\xff\xd8exported media bytes\xff\xd9"
+    stored = Path(settings.ARCHIVE_DIR) / relative
+    stored.parent.mkdir(parents=True)
+    stored.write_bytes(content)
+    sha256 = hashlib.sha256(content).hexdigest()
+    ExportedMedia.objects.create(
+        appointment=appointment,
+        kind="jpeg",
+        relative_path=relative,
+        sha256=sha256,
+        size=len(content),
+    )
+    backup = tmp_path / "backup"
+    call_command("backup", str(backup))
+    assert relative in {
+        e["path"] for e in json.loads((backup / "manifest.json").read_text())["entries"]
+    }
+
+    done = _restore(backup, target)
+
+    assert done.returncode == 0, done.stderr
+    restored = Path(target["ECHOSHARE_ARCHIVE_DIR"]) / relative
+    assert hashlib.sha256(restored.read_bytes()).hexdigest() == sha256

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pydicom import dcmread
 
@@ -22,6 +24,7 @@ from echoshare.archive.services import (
 from echoshare.audit import events
 from echoshare.audit.models import AuditRecord
 from echoshare.clinic.models import Appointment, Patient
+from echoshare.lib.dicom_uid import new_uid
 from tests.archive.conftest import DICOM_ORIGIN, bundled
 
 pytestmark = pytest.mark.django_db
@@ -312,3 +315,31 @@ def test_the_instance_stored_signal_is_sent_after_the_commit(make_dicom):
         instance_stored.disconnect(receiver)
 
     assert seen == [(uid, True, False)]
+
+
+def _index_statements(queries: CaptureQueriesContext) -> list[str]:
+    """The statements of an ingest, without the transaction control around them."""
+    control = ("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT")
+    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(control)]
+
+
+def test_an_image_of_a_new_study_is_indexed_in_nine_statements(make_dicom):
+    # One scanner association sends one image at a time: each statement is latency on every
+    # image (issue 4). Lookup of the instance, the study and the appointment, one INSERT per
+    # row, and the audit chain's head read + record + head update.
+    instance_store(path=make_dicom(), origin=DICOM_ORIGIN)  # the audit chain's head exists
+    source = make_dicom(PatientID="P1", StudyDate="20260302")
+    with CaptureQueriesContext(connection) as queries:
+        assert instance_store(path=source, origin=DICOM_ORIGIN).created
+    statements = _index_statements(queries)
+    assert len(statements) == 9, "\n".join(sql[:70] for sql in statements)
+
+
+def test_a_further_image_of_the_study_is_indexed_in_eight_statements(make_dicom):
+    study_uid = new_uid()
+    instance_store(path=make_dicom(StudyInstanceUID=study_uid), origin=DICOM_ORIGIN)
+    with CaptureQueriesContext(connection) as queries:
+        instance_store(path=make_dicom(StudyInstanceUID=study_uid), origin=DICOM_ORIGIN)
+    statements = _index_statements(queries)
+    assert len(statements) == 8, statements
+    assert sum(sql.startswith('UPDATE "archive_study"') for sql in statements) == 1

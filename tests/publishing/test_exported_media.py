@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import IntegrityError, transaction
 from django.test import Client
 
 from echoshare.audit.models import AuditRecord
@@ -95,7 +96,6 @@ def test_an_upload_is_kept_needs_a_crop_then_reaches_the_portal_without_metadata
 
     response = _upload(client, appointment, original)
     assert response.status_code == 200, response.content.decode()
-    assert "stored with the exam" in response.content.decode()
     media = ExportedMedia.objects.get(appointment=appointment)
     stored = media_path(media)
     assert (media.kind, media.sha256, media.columns, media.rows) == (
@@ -234,3 +234,16 @@ def test_rendering_an_upload_again_gives_the_same_files(db: Any, tmp_path: Path)
     again = exported_media_render(media=item.media, crop=Rect(*CROP))
     assert first.publishable and first.outputs == again.outputs
     assert (first.width, first.height) == (CROP[2] - CROP[0] + 1, CROP[3] - CROP[1] + 1)
+
+
+def test_an_item_is_either_an_archived_image_or_an_upload_never_both_or_neither(
+    db: Any, tmp_path: Path
+) -> None:
+    appointment = book()
+    instance = ingest(appointment, tmp_path / "in", for_patient=False)
+    media, _ = exported_media_store(
+        appointment=appointment, path=make_jpeg(tmp_path / "a.jpg"), name="a", user=None
+    )
+    for fields in ({"instance": instance, "media": media}, {}):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            SelectedItem.objects.create(appointment=appointment, **fields)

@@ -259,3 +259,48 @@ def test_dicom_files_dropped_on_the_upload_page_are_added_to_the_exam(
     expect(page.locator("#outcomes")).to_contain_text("archived")
     _shot(page, artifacts_dir, "upload")
     assert Instance.objects.get(study__appointment=exam).study.appointment_id == exam.pk
+
+
+def test_exported_media_dropped_or_chosen_show_on_the_exam_and_get_a_crop(
+    page: Page, tmp_path: Path, artifacts_dir: Path
+) -> None:
+    from echoshare.clinic.models import ExportedMedia
+    from tests.publishing.media_files import make_jpeg, make_png
+
+    exam = book(days_ahead=0)
+    jpeg, png = make_jpeg(tmp_path / "IMG_0001.JPG"), make_png(tmp_path / "export.png")
+    _log_in(
+        page, *make_staff("sonja", "sonographer"), start=f"/staff/exams/{exam.accession_number}/"
+    )
+    page.get_by_role("link", name="Upload files").click()
+    page.evaluate(  # dropped, as from the file manager
+        """([name, bytes]) => {
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([new Uint8Array(bytes)], name));
+            const form = document.getElementById("upload-form");
+            const init = {dataTransfer: transfer, bubbles: true, cancelable: true};
+            form.dispatchEvent(new DragEvent("drop", init));
+        }""",
+        [jpeg.name, list(jpeg.read_bytes())],
+    )
+    expect(page.locator("#outcomes")).to_contain_text("stored with the exam")
+    page.get_by_label("Files").set_input_files(str(png))  # chosen with the plain file input
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator("#outcomes")).to_contain_text("stored with the exam")
+    assert ExportedMedia.objects.filter(appointment=exam).count() == 2
+
+    page.get_by_role("link", name="Back to the exam").click()
+    expect(page.locator(".tile.uploaded")).to_have_count(2)
+    page.get_by_label("Uploaded photo 1").check()
+    page.get_by_role("button", name="Save selection").click()
+    item = page.locator("#items .item")
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("needs review")
+    item.get_by_label("x0").fill("40")
+    item.get_by_label("y0").fill("60")
+    item.get_by_label("x1").fill("279")
+    item.get_by_label("y1").fill("219")
+    item.get_by_role("button", name="Save crop box").click()
+    expect(page.locator("#items .item")).not_to_contain_text("needs review")
+    _shot(page, artifacts_dir, "exported-media")
+    _assert_accessible(page)

@@ -15,7 +15,7 @@ from echoshare.audit.models import AuditRecord
 from echoshare.clinic.exported_media import exported_media_store
 from echoshare.clinic.models import Appointment, ExportedMedia, Publication, SelectedItem
 from echoshare.clinic.staff.tasks import make_thumbnail
-from echoshare.clinic.staff.thumbnails import thumbnail_make
+from echoshare.clinic.staff.thumbnails import media_thumbnail_path, thumbnail_make
 from echoshare.notify.models import Message
 from tests.publishing.media_files import CANARY, CROP, make_jpeg, make_mp4
 from tests.staffpages.conftest import book, exam_instances, ingest
@@ -291,3 +291,17 @@ def test_an_upload_of_another_exam_is_a_404(
     assert client.get(_url(exam, f"images/{media.key}/preview.jpg")).status_code == 404
     refused = client.post(_url(exam, "selection"), {"keys": [media.key]})
     assert refused.status_code == 409
+
+
+def test_an_uploads_thumbnail_is_made_again_when_the_data_folder_lost_it(
+    client_for: Any, exam: Appointment, tmp_path: Path
+) -> None:
+    media, _ = exported_media_store(
+        appointment=exam, path=make_jpeg(tmp_path / "a.jpg"), name="a.jpg", user=None
+    )
+    assert not media_thumbnail_path(media).exists()  # the service alone makes none
+    response = client_for("sonographer").get(_url(exam, f"images/{media.key}/thumbnail.jpg"))
+    assert response.status_code == 200
+    assert response.content == media_thumbnail_path(media).read_bytes()
+    with Image.open(io.BytesIO(response.content)) as image:
+        assert max(image.size) <= 240 and not image.getexif()

@@ -37,7 +37,7 @@ from echoshare.clinic.staff.common import exam_or_404, source, staff_user
 from echoshare.clinic.staff.states import exam_state
 from echoshare.clinic.staff.tasks import make_thumbnail
 from echoshare.clinic.staff.thumbnails import (
-    media_thumbnail_path,
+    media_thumbnail_make,
     patient_still,
     refused_marker,
     thumbnail_path,
@@ -109,15 +109,9 @@ def _media_tiles(appointment: Appointment, items: list[SelectedItem]) -> list[Ti
     tiles = []
     for media in ExportedMedia.objects.filter(appointment=appointment).order_by("id"):
         position, item = by_media.get(media.pk, (None, None))
-        ready = media_thumbnail_path(media).exists()
+        # Made on upload, and again on request if the data folder lost it (one small decode).
         tiles.append(
-            Tile(
-                instance=None,
-                media=media,
-                thumbnail="ready" if ready else "refused",
-                item=item,
-                position=position,
-            )
+            Tile(instance=None, media=media, thumbnail="ready", item=item, position=position)
         )
     return tiles
 
@@ -194,9 +188,10 @@ def thumbnail(request: HttpRequest, accession_number: str, instance_key: str) ->
     appointment = exam_or_404(accession_number)
     media = ExportedMedia.objects.filter(key=instance_key, appointment=appointment).first()
     if media is not None:
-        if not media_thumbnail_path(media).exists():
+        made = media_thumbnail_make(media=media)
+        if made is None:
             raise Http404
-        return HttpResponse(media_thumbnail_path(media).read_bytes(), content_type="image/jpeg")
+        return HttpResponse(made.read_bytes(), content_type="image/jpeg")
     instance = _instance_of(appointment, instance_key)
     file = instance.current_file()
     if file is None or not thumbnail_path(file).exists():
