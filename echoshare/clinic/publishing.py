@@ -25,6 +25,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
@@ -117,28 +118,33 @@ def _channels(appointment: Appointment) -> list[tuple[str, str]]:
 
 
 def publish_blockers(*, appointment: Appointment, ignore_open: bool = False) -> list[str]:
-    """Why the images cannot be published now (empty: they can). Reads image headers."""
+    """Why the images cannot be published now (empty: they can). Reads image headers.
+
+    The reasons are shown to staff, in the active language."""
     patient = appointment.patient
     reasons: list[str] = []
     if appointment.status == Appointment.Status.CANCELLED:
-        reasons.append("The appointment is cancelled.")
+        reasons.append(_("The appointment is cancelled."))
     if appointment.on_hold:
-        reasons.append("The exam is on hold.")
+        reasons.append(_("The exam is on hold."))
     if not (patient.consent_sms or patient.consent_email):
-        reasons.append("The patient has not consented to receiving images.")
+        reasons.append(_("The patient has not consented to receiving images."))
     elif not _channels(appointment):
-        reasons.append("No phone number or e-mail address for the consented channel.")
+        reasons.append(_("No phone number or e-mail address for the consented channel."))
     if not appointment.password_hash:
-        reasons.append("The appointment has no password yet: send the password first.")
+        reasons.append(_("The appointment has no password yet: send the password first."))
     if not ignore_open and appointment.publications.open().exists():
-        reasons.append("The images are already published: republish to change them.")
+        reasons.append(_("The images are already published: republish to change them."))
     items = selection_items(appointment=appointment)
     if not items:
-        reasons.append("No images are selected.")
+        reasons.append(_("No images are selected."))
     for number, item in enumerate(items, start=1):
         mask = selected_item_mask(item=item)
         if mask.branch == "needs_review":
-            reasons.append(f"Image {number} needs review: set a crop box. ({mask.note})")
+            reasons.append(
+                _("Image %(number)d needs review: set a crop box. (%(note)s)")
+                % {"number": number, "note": mask.note}
+            )
     return reasons
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from echoshare.clinic.models import Publication
 from echoshare.clinic.publishing import (
@@ -23,6 +23,23 @@ from echoshare.clinic.selection import selected_item_crop_set, selection_items
 from tests.publishing.conftest import book, ingest
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english() -> Any:
+    """The reasons are shown in the active language; these tests read the English ones."""
+    with translation.override("en"):
+        yield
+
+
+def test_the_reasons_are_dutch_for_a_dutch_page(tmp_path: Path) -> None:
+    appointment = book()
+    ingest(appointment, tmp_path, regions=None)
+    appointment_hold_set(appointment=appointment, on_hold=True, user=None)
+    with translation.override("nl"):
+        reasons = publish_blockers(appointment=appointment)
+    assert reasons[0] == "Het onderzoek staat in de wacht."
+    assert reasons[1].startswith("Beeld 1 moet worden beoordeeld: stel een uitsnede in.")
 
 
 def test_a_ready_exam_has_no_blockers(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.test import Client
+from django.utils import translation
 
 from echoshare.audit.models import AuditRecord
 from echoshare.clinic.exported_media import (
@@ -112,7 +113,7 @@ def test_an_upload_is_kept_needs_a_crop_then_reaches_the_portal_without_metadata
     accession = appointment.accession_number
     ticked = client.post(f"/staff/exams/{accession}/selection", {"keys": [media.key]})
     assert ticked.status_code == 303
-    with pytest.raises(PublishBlocked, match="needs review"):
+    with translation.override("en"), pytest.raises(PublishBlocked, match="needs review"):
         share_publish(appointment=appointment, user=None)
 
     x0, y0, x1, y1 = CROP
