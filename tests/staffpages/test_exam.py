@@ -305,3 +305,36 @@ def test_an_uploads_thumbnail_is_made_again_when_the_data_folder_lost_it(
     assert response.content == media_thumbnail_path(media).read_bytes()
     with Image.open(io.BytesIO(response.content)) as image:
         assert max(image.size) <= 240 and not image.getexif()
+
+
+def test_the_front_desk_prints_a_password_slip_holding_the_password(
+    client_for: Any, exam: Appointment
+) -> None:
+    from echoshare.clinic.passwords import password_reveal
+
+    response = client_for("frontdesk").post(_url(exam, "password-slip"))
+
+    assert response.status_code == 200
+    assert password_reveal(appointment=exam) in response.content.decode()
+    assert response["Cache-Control"] == "no-store"
+    assert (
+        AuditRecord.objects.filter(
+            event=events.PASSWORD_SLIP_PRINTED, patient_ref=exam.patient.patient_id
+        ).count()
+        == 1
+    )
+
+
+def test_contact_details_are_confirmed_at_arrival_and_a_bad_number_is_refused(
+    client_for: Any, exam: Appointment
+) -> None:
+    client = client_for("frontdesk")
+    done = client.post(_url(exam, "contact"), {"phone": "06 1234 5678", "email": "a@b.nl"})
+    assert done.status_code == 303
+    exam.patient.refresh_from_db()
+    assert (exam.patient.phone, exam.patient.email) == ("+31612345678", "a@b.nl")
+
+    refused = client.post(_url(exam, "contact"), {"phone": "12", "email": "a@b.nl"})
+    assert refused.status_code == 409
+    exam.patient.refresh_from_db()
+    assert exam.patient.phone == "+31612345678"

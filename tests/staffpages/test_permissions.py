@@ -36,6 +36,8 @@ ACTIONS = [
     ("send", "post", "/staff/exams/{a}/send", IMAGING),
     ("republish", "post", "/staff/exams/{a}/republish", IMAGING),
     ("password resend", "post", "/staff/exams/{a}/password-resend", ALL),
+    ("password slip", "post", "/staff/exams/{a}/password-slip", ALL),
+    ("confirm contact", "post", "/staff/exams/{a}/contact", ALL),
     ("upload page", "get", "/staff/exams/{a}/upload/", IMAGING),
     ("resend link", "post", "/staff/exams/{a}/shares/{p}/resend", ALL),
     ("reset lock", "post", "/staff/exams/{a}/shares/{p}/reset-lock", ALL),
@@ -57,6 +59,7 @@ POST_DATA = {
     "hold": lambda ids: {"on_hold": "on"},
     "extend": lambda ids: {"until": (timezone.localdate() + timedelta(days=90)).isoformat()},
     "assign unmatched": lambda ids: {"accession_number": ids["a"]},
+    "confirm contact": lambda ids: {"phone": "0612345678", "email": "p@example.org"},
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -199,6 +200,40 @@ def password_resend(request: HttpRequest, accession_number: str) -> HttpResponse
         appointment,
         lambda: publishing.password_resend(appointment=appointment, user=staff_user(request)),
         _("The password is sent again."),
+    )
+
+
+@require_POST
+@staff_required("clinic.resend_link")
+def password_slip(request: HttpRequest, accession_number: str) -> HttpResponse:
+    """A printable password slip, for a patient without e-mail (the service audits it)."""
+    appointment = exam_or_404(accession_number)
+    try:
+        text = publishing.password_slip(appointment=appointment, user=staff_user(request))
+    except REFUSALS as exc:
+        return exam_page(request, appointment, status=409, error=_refusal_text(exc))
+    response = render(
+        request, "clinic/staff/password_slip.html", {"appointment": appointment, "text": text}
+    )
+    response["Cache-Control"] = "no-store"  # the slip holds the password
+    return response
+
+
+@require_POST
+@staff_required("clinic.resend_link")
+def contact_confirm(request: HttpRequest, accession_number: str) -> HttpResponse:
+    """At arrival the front desk confirms (or corrects) the phone number and e-mail address."""
+    appointment = exam_or_404(accession_number)
+    return _run(
+        request,
+        appointment,
+        lambda: publishing.contact_confirm(
+            appointment=appointment,
+            phone=request.POST.get("phone", "").strip(),
+            email=request.POST.get("email", "").strip(),
+            user=staff_user(request),
+        ),
+        _("The contact details are confirmed."),
     )
 
 
