@@ -13,11 +13,7 @@ audio or tags) and only with a staff crop: exported media carry no image regions
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
-import shutil
-import tempfile
-from fractions import Fraction
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -29,6 +25,7 @@ from echoshare.archive import storage
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 from echoshare.clinic.models import Appointment, ExportedMedia
+from echoshare.imaging.cache import cached_entry
 from echoshare.imaging.config import cache_root, render_settings
 from echoshare.imaging.errors import ImageRefused
 from echoshare.imaging.masking import Mask, Rect
@@ -40,7 +37,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 EXPORTED = "exported"
-MANIFEST = "result.json"
 
 
 class MediaRefused(ValueError):
@@ -160,44 +156,8 @@ def exported_media_render(*, media: ExportedMedia, crop: Rect | None) -> RenderR
     text = "\n".join(["exported", media.sha256, mask.key(), render.key()])
     key = hashlib.sha256(text.encode()).hexdigest()
     entry = cache_root() / "exported" / key
-    if not (entry / MANIFEST).exists():
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".partial-", dir=entry.parent))
-        try:
-            result = render_upload(media_path(media), out_dir=work, settings=render, crop=crop)
-            _save(work, result)
-            try:
-                work.rename(entry)
-            except OSError:  # another worker finished the same entry first
-                if not (entry / MANIFEST).exists():
-                    raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return _load(entry, mask)
-
-
-def _save(folder: Path, result: RenderResult) -> None:
-    manifest = {
-        "outputs": {kind: path.name for kind, path in result.outputs.items()},
-        "frames": result.frames,
-        "frame_rate": str(result.frame_rate) if result.frame_rate else None,
-        "width": result.width,
-        "height": result.height,
-        "still_frame": result.still_frame,
-    }
-    (folder / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
-
-
-def _load(entry: Path, mask: Mask) -> RenderResult:
-    manifest = json.loads((entry / MANIFEST).read_text(encoding="utf-8"))
-    return RenderResult(
-        branch=mask.branch,
-        mask=mask,
-        reason=mask.note,
-        outputs={kind: entry / name for kind, name in manifest["outputs"].items()},
-        frames=manifest["frames"],
-        frame_rate=Fraction(manifest["frame_rate"]) if manifest["frame_rate"] else None,
-        width=manifest["width"],
-        height=manifest["height"],
-        still_frame=manifest["still_frame"],
+    return cached_entry(
+        entry,
+        mask,
+        lambda work: render_upload(media_path(media), out_dir=work, settings=render, crop=crop),
     )

@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -74,14 +74,26 @@ def render_cached(
         file_hash=file_hash or file_sha256(path), mask=mask, still_frame=still, settings=settings
     )
     entry = cache_root() / key[:2] / key
+    _sweep_abandoned(entry.parent.parent)
+    return cached_entry(
+        entry,
+        mask,
+        lambda work: render_with_mask(header, mask, out_dir=work, settings=settings, frame=still),
+    )
+
+
+def cached_entry(entry: Path, mask: Mask, render: Callable[[Path], RenderResult]) -> RenderResult:
+    """The result cached in folder `entry`, or `render(work_folder)` saved there first.
+
+    The work folder is renamed into place only when complete: a crashed worker leaves no
+    half entry, and two workers rendering the same entry both end with one complete entry.
+    """
     if (entry / MANIFEST).exists():
         return _load(entry, mask)
     entry.parent.mkdir(parents=True, exist_ok=True)
-    _sweep_abandoned(entry.parent.parent)
     work = Path(tempfile.mkdtemp(prefix=".partial-", dir=entry.parent))
     try:
-        result = render_with_mask(header, mask, out_dir=work, settings=settings, frame=still)
-        _save(work, result)
+        _save(work, render(work))
         try:
             work.rename(entry)
         except OSError:  # another worker finished the same entry first
