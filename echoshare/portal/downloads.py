@@ -42,7 +42,7 @@ def _not_found() -> HttpResponse:
 
 
 @dataclass(frozen=True)
-class _MediaItem:
+class MediaItem:
     """What serving one item needs: the columns of one query, no model instances."""
 
     pk: int
@@ -53,6 +53,9 @@ class _MediaItem:
     file_key: str
     thumbnail_key: str
     poster_key: str
+    # The raw data of the session asked for, if it exists and has not expired (the media
+    # shortcut checks the session with the same query; Django's view reads request.session).
+    session_data: str | None
 
     def file(self, kind: str) -> tuple[Path | None, str]:
         if kind == "thumb":
@@ -63,10 +66,13 @@ class _MediaItem:
 
 
 # Written out rather than built by the ORM: building this query took longer than running it
-# (docs/performance.md, Portal). Same test as Share.is_open (D1): active and not expired.
+# (docs/performance.md, Portal). Same test as Share.is_open (D1): active and not expired;
+# the session's row with the same test as echoshare.core.session_store.
 _OPEN_ITEM_SQL = """
 SELECT item.id, item.share_id, share.public_id, item.file_name, item.content_type,
-       item.file_key, item.thumbnail_key, item.poster_key
+       item.file_key, item.thumbnail_key, item.poster_key,
+       (SELECT session_data FROM django_session
+        WHERE session_key = %s AND expire_date > %s) AS session_data
 FROM portal_shareitem AS item JOIN portal_share AS share ON share.id = item.share_id
 WHERE item.public_id = %s AND share.token_hash = %s AND share.state = %s
   AND share.expires_at > %s
@@ -83,19 +89,20 @@ def _starts_at_zero(request: HttpRequest) -> bool:
     return not wanted or wanted.startswith("bytes=0-")
 
 
-def _open_item(token: str, item_id: str) -> _MediaItem | None:
+def open_item(token: str, item_id: str, session_key: str | None = None) -> MediaItem | None:
     """The item of the open share of this token, in one query of only the columns serving
-    needs: the hot path of every photo and thumbnail."""
+    needs, with the data of `session_key`'s session: the hot path of every photo."""
     if not token or len(token) > 100:
         return None
     now = connection.ops.adapt_datetimefield_value(timezone.now())
+    parameters = [session_key, now, item_id, token_hash(token), Share.State.ACTIVE.value, now]
     with connection.cursor() as cursor:
-        cursor.execute(_OPEN_ITEM_SQL, [item_id, token_hash(token), Share.State.ACTIVE.value, now])
+        cursor.execute(_OPEN_ITEM_SQL, parameters)
         row = cursor.fetchone()
-    return _MediaItem(*row) if row is not None else None
+    return MediaItem(*row) if row is not None else None
 
 
-def _record_download(item: _MediaItem) -> None:
+def _record_download(item: MediaItem) -> None:
     full = ShareItem.objects.select_related("share").get(pk=item.pk)
     event_record(share=full.share, kind=ShareEvent.Kind.DOWNLOADED, item=full)
 
@@ -104,7 +111,7 @@ def _record_download(item: _MediaItem) -> None:
 def media(request: HttpRequest, token: str, item_id: str, kind: str) -> HttpResponseBase:
     """One item of a share. The session is read only to check the share was opened in it,
     never written: a photo's GET costs the item query and the session query, nothing more."""
-    item = _open_item(token, item_id) if kind in MEDIA_KINDS else None
+    item = open_item(token, item_id) if kind in MEDIA_KINDS else None
     if item is None:  # a wrong token, a dead share, or an item that is not the share's
         share = share_find(token=token)
         if share is None:

@@ -8,6 +8,8 @@ expires no later than the earliest share it opened (B3).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
+from importlib import import_module
 
 from django.conf import settings
 from django.http import HttpRequest
@@ -49,6 +51,19 @@ def session_has_share(request: HttpRequest, share: Share) -> bool:
 def session_has_opened(request: HttpRequest, share_public_id: str) -> bool:
     """Only reads: a GET of a photo never saves or renews the session."""
     return share_public_id in _opened(request)
+
+
+@lru_cache(maxsize=4096)
+def opened_in_session_data(session_data: str) -> frozenset[str]:
+    """The shares opened in a session, from its stored (signed) data, for the media shortcut.
+
+    Checking the signature costs more than the rest of a photo's request; the same stored
+    string always decodes to the same shares, so each distinct one is checked once. Whether
+    the session still exists and has not expired is asked of the database every time.
+    """
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    value = store.decode(session_data).get(OPENED_KEY, {})
+    return frozenset(value) if isinstance(value, dict) else frozenset()
 
 
 def session_forget_share(request: HttpRequest, share: Share) -> None:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from django.conf import settings
@@ -68,78 +70,107 @@ def content_disposition(kind: str, file_name: str) -> str:
     return f"{kind}; filename=\"{file_name}\"; filename*=UTF-8''{quote(file_name)}"
 
 
-def _headers(response: HttpResponseBase, *, content_type: str, download_name: str | None) -> None:
-    response["Content-Type"] = content_type
-    response["Cache-Control"] = NO_STORE
+def _base_headers(*, content_type: str, download_name: str | None) -> dict[str, str]:
+    headers = {"Content-Type": content_type, "Cache-Control": NO_STORE}
     if download_name:
-        response["Content-Disposition"] = content_disposition("attachment", download_name)
+        headers["Content-Disposition"] = content_disposition("attachment", download_name)
+    return headers
 
 
-def _offloaded(path: Path, *, content_type: str, download_name: str | None) -> HttpResponse:
+@dataclass
+class FileAnswer:
+    """How to answer a request for one file, before any framework: the status, the headers
+    and the bytes to send (None: no body). Django's view and the media shortcut in front of
+    Django (`media_shortcut`) both send it, so Range and validators are decided once."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: _RangeFile | None = None
+
+    def close(self) -> None:
+        if self.body is not None:
+            self.body.close()
+
+
+def _offloaded(path: Path, headers: dict[str, str]) -> FileAnswer:
     try:
         relative = path.resolve().relative_to(Path(settings.PORTAL_MEDIA_DIR).resolve())
     except ValueError:  # never for server-made keys; nginx must not get a path outside
         log.error("refusing to offload a file outside PORTAL_MEDIA_DIR")
-        return HttpResponse(status=404)
-    response = HttpResponse()
-    response["X-Accel-Redirect"] = settings.PORTAL_X_ACCEL_PREFIX + quote(relative.as_posix())
-    _headers(response, content_type=content_type, download_name=download_name)
-    return response
+        return FileAnswer(404)
+    headers["X-Accel-Redirect"] = settings.PORTAL_X_ACCEL_PREFIX + quote(relative.as_posix())
+    headers["Content-Length"] = "0"  # nginx sends the file and its own length
+    return FileAnswer(200, headers)
+
+
+def _open(path: Path) -> BinaryIO | None:
+    try:
+        return path.open("rb")
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    except OSError as exc:  # unreadable: a fault of the installation, reported, never a 500
+        log.error("cannot open a share file: %s", exc.strerror)
+        return None
+
+
+def file_answer(
+    path: Path, *, meta: Mapping[str, Any], content_type: str, download_name: str | None = None
+) -> FileAnswer:
+    """The answer to a GET or HEAD of the file at `path` (404 if it is not there). `meta` is
+    the WSGI environ (Django's `request.META`): method, Range and conditional headers."""
+    headers = _base_headers(content_type=content_type, download_name=download_name)
+    if settings.PORTAL_MEDIA_OFFLOAD == "x-accel":
+        return _offloaded(path, headers)
+    file = _open(path)
+    if file is None:
+        return FileAnswer(404)
+    stat = os.fstat(file.fileno())
+    etag = etag_for(stat)
+    validators = {"ETag": etag, "Last-Modified": http_date(stat.st_mtime)}
+    if is_not_modified(
+        if_none_match=meta.get("HTTP_IF_NONE_MATCH"),
+        if_modified_since=meta.get("HTTP_IF_MODIFIED_SINCE"),
+        etag=etag,
+        mtime=stat.st_mtime,
+    ):
+        file.close()
+        return FileAnswer(304, {**validators, "Cache-Control": NO_STORE})
+    size = stat.st_size
+    wanted = meta.get("HTTP_RANGE")
+    if not range_applies(if_range=meta.get("HTTP_IF_RANGE"), etag=etag, mtime=stat.st_mtime):
+        wanted = None
+    try:
+        byte_range = parse_range(wanted, size)
+    except RangeNotSatisfiable:
+        file.close()
+        return FileAnswer(416, {"Content-Range": f"bytes */{size}", "Cache-Control": NO_STORE})
+    start, length = (byte_range.start, byte_range.length) if byte_range else (0, size)
+    headers.update(validators)
+    headers["Accept-Ranges"] = "bytes"
+    headers["Content-Length"] = str(length)
+    if byte_range:
+        headers["Content-Range"] = byte_range.content_range(size)
+    status = 206 if byte_range else 200
+    if meta.get("REQUEST_METHOD") == "HEAD":  # the headers a GET would carry, and no body
+        file.close()
+        return FileAnswer(status, headers)
+    file.seek(start)
+    return FileAnswer(status, headers, _RangeFile(file, length))
 
 
 def file_response(
     request: HttpRequest, path: Path, *, content_type: str, download_name: str | None = None
 ) -> HttpResponseBase:
-    """The file at `path` as a response to a GET or HEAD (404 if it is not there)."""
-    if settings.PORTAL_MEDIA_OFFLOAD == "x-accel":
-        return _offloaded(path, content_type=content_type, download_name=download_name)
-    try:
-        file = path.open("rb")
-    except (FileNotFoundError, IsADirectoryError):
-        return HttpResponse(status=404)
-    except OSError as exc:  # unreadable: a fault of the installation, reported, never a 500
-        log.error("cannot open a share file: %s", exc.strerror)
-        return HttpResponse(status=404)
-    stat = os.fstat(file.fileno())
-    etag = etag_for(stat)
-    validators = {"ETag": etag, "Last-Modified": http_date(stat.st_mtime)}
-    if is_not_modified(
-        if_none_match=request.headers.get("If-None-Match"),
-        if_modified_since=request.headers.get("If-Modified-Since"),
-        etag=etag,
-        mtime=stat.st_mtime,
-    ):
-        file.close()
-        response: HttpResponseBase = HttpResponse(status=304, headers=validators)
-        response["Cache-Control"] = NO_STORE
-        return response
-    size = stat.st_size
-    try:
-        wanted = request.headers.get("Range")
-        if not range_applies(
-            if_range=request.headers.get("If-Range"), etag=etag, mtime=stat.st_mtime
-        ):
-            wanted = None
-        byte_range = parse_range(wanted, size)
-    except RangeNotSatisfiable:
-        file.close()
-        response = HttpResponse(status=416, headers={"Content-Range": f"bytes */{size}"})
-        response["Cache-Control"] = NO_STORE
-        return response
-    start, length = (byte_range.start, byte_range.length) if byte_range else (0, size)
-    status = 206 if byte_range else 200
-    if request.method == "HEAD":  # the headers a GET would carry, and no body to drop
-        file.close()
-        response = HttpResponse(status=status)
+    """The file at `path` as Django's response to a GET or HEAD (404 if it is not there)."""
+    answer = file_answer(
+        path, meta=request.META, content_type=content_type, download_name=download_name
+    )
+    response: HttpResponseBase
+    if answer.body is None:
+        response = HttpResponse(status=answer.status)
     else:
-        file.seek(start)
-        response = FileResponse(_RangeFile(file, length), status=status)
+        response = FileResponse(answer.body, status=answer.status)
         response.block_size = BLOCK_SIZE
-    _headers(response, content_type=content_type, download_name=download_name)
-    for name, value in validators.items():
+    for name, value in answer.headers.items():
         response[name] = value
-    response["Accept-Ranges"] = "bytes"
-    response["Content-Length"] = str(length)
-    if byte_range:
-        response["Content-Range"] = byte_range.content_range(size)
     return response

@@ -12,6 +12,11 @@ from tests.portal.factories import jpeg_bytes, make_share, mp4_bytes
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def client(media_client: Client) -> Client:
+    return media_client
+
+
 def _body(response) -> bytes:  # type: ignore[no-untyped-def]
     return b"".join(response.streaming_content) if response.streaming else response.content
 

@@ -16,6 +16,11 @@ from tests.patient.conftest import open_share
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def client(media_client: Client) -> Client:
+    return media_client
+
+
 def _url(share: Share, token: str, kind: str, item_kind: str = "still") -> str:
     item = share.items.filter(kind=item_kind).first()
     assert item is not None

@@ -7,7 +7,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.core.wsgi import get_wsgi_application
 from django.db import connections
 from gunicorn.app.base import BaseApplication
 
@@ -24,7 +23,9 @@ class EchoshareWeb(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        return get_wsgi_application()
+        from echoshare.wsgi import application  # after settings: it reads the role
+
+        return application
 
 
 class Command(BaseCommand):
