@@ -24,9 +24,11 @@ from echoshare.archive.retention import (
     destruction_approve,
     destruction_reject,
     destruction_request,
+    destruction_request_refusal,
 )
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
+from echoshare.clinic.models import Appointment
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -130,21 +132,36 @@ class FixityRunAdmin(ReadOnlyAdmin):
 
 
 class DestructionRequestForm(forms.ModelForm):  # type: ignore[type-arg]
+    """A study (by its id, as before) or a whole exam (by its accession number, the number
+    staff know): an exam with only exported media has no study to name."""
+
+    exam = forms.CharField(
+        label="Exam (accession number)",
+        required=False,
+        max_length=16,
+        help_text="Every study of the exam and all its exported media. Leave empty to name a "
+        "study instead (a study takes the exported media of its exam along).",
+    )
+
     class Meta:
         model = DestructionRequest
         fields = ["study", "reason"]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        study = data.get("study")
-        open_states = (DestructionRequest.Status.REQUESTED, DestructionRequest.Status.APPROVED)
-        if (
-            study
-            and DestructionRequest.objects.filter(study=study, status__in=open_states).exists()
-        ):
-            raise forms.ValidationError("This study already has an open destruction request.")
-        if not (data.get("reason") or "").strip():
-            raise forms.ValidationError("Give the reason: the patient's request.")
+        number = (data.get("exam") or "").strip()
+        if number:
+            data["appointment"] = Appointment.objects.filter(accession_number=number).first()
+            if data["appointment"] is None:
+                raise forms.ValidationError(f"No exam with accession number {number}.")
+        # The service's own rules, so that the form shows them instead of the save failing.
+        problem = destruction_request_refusal(
+            study=data.get("study"),
+            appointment=data.get("appointment"),
+            reason=data.get("reason") or "",
+        )
+        if problem:
+            raise forms.ValidationError(problem[:1].upper() + problem[1:] + ".")
         return data
 
 
@@ -153,6 +170,7 @@ class DestructionRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = DestructionRequestForm
     list_display = [
         "key",
+        "accession_number",
         "study_instance_uid",
         "status",
         "requested_by",
@@ -161,12 +179,16 @@ class DestructionRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "executed_at",
     ]
     list_filter = ["status"]
-    fields = ["study", "reason"]
     raw_id_fields = ["study"]
     actions = ["approve", "reject"]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["study", "reason"] if obj is not None else []
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        if obj is None:
+            return ("exam", "study", "reason")
+        return ("accession_number", "study_instance_uid", "reason")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.get_fields(request, obj) if obj is not None else ()
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("clinic.request_destruction")
@@ -189,8 +211,13 @@ class DestructionRequestAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def save_model(
         self, request: HttpRequest, obj: DestructionRequest, form: Any, change: bool
     ) -> None:
-        # Through the service, so the rules and the audit record apply.
-        created = destruction_request(study=obj.study, requested_by=request.user, reason=obj.reason)  # type: ignore[arg-type]
+        # Through the service, so the rules and the audit record apply (the form checked them).
+        created = destruction_request(
+            study=obj.study,
+            appointment=form.cleaned_data.get("appointment"),
+            requested_by=request.user,  # type: ignore[arg-type]
+            reason=obj.reason,
+        )
         obj.pk = created.pk
 
     @admin.action(description="Approve the selected destruction requests", permissions=["change"])

@@ -35,8 +35,6 @@ from echoshare.archive import storage
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 
-EXPORTED = "exported"  # ARCHIVE_DIR/exported/: staff-uploaded JPEG/PNG/MP4 (clinic app)
-
 MANIFEST = "manifest.json"
 SQLITE_COPY = "database.sqlite3"
 PG_DUMP = "database.pgdump"
@@ -158,16 +156,19 @@ def backup_create(*, dest: Path, user: Any = None) -> BackupReport:
     return BackupReport(destination=dest, files=len(rows), bytes=total)
 
 
+def _is_exported(relative: str) -> bool:
+    return PurePosixPath(relative).parts[:1] == (storage.EXPORTED,)
+
+
 def _archived_path(relative: str) -> Path:
     """An indexed file's path: DICOM under files/, exported media under exported/."""
-    path = PurePosixPath(relative)
-    if path.parts[:1] == (EXPORTED,) and ".." not in path.parts and not path.is_absolute():
-        return storage.archive_root().joinpath(*path.parts)
+    if _is_exported(relative):
+        return storage.exported_absolute(relative)
     return storage.absolute(relative)
 
 
 def _place_restored(temp: Path, relative: str) -> None:
-    if PurePosixPath(relative).parts[:1] != (EXPORTED,):
+    if not _is_exported(relative):
         storage.place(temp, PurePosixPath(relative))
         return
     target = _archived_path(relative)
@@ -248,9 +249,9 @@ def _inside(root: Path, relative: str) -> Path:
 
 
 def _check_target_empty() -> None:
-    files = storage.files_dir()
-    if files.exists() and any(files.iterdir()):
-        raise RestoreFailed(f"the archive folder {files} is not empty")
+    for files in (storage.files_dir(), storage.exported_dir()):
+        if files.exists() and any(files.iterdir()):
+            raise RestoreFailed(f"the archive folder {files} is not empty")
     if _engine() == "sqlite":
         name = Path(str(connection.settings_dict["NAME"]))
         if name.exists() and name.stat().st_size > 0:
@@ -288,6 +289,7 @@ def _restore_database(source: Path, manifest: dict[str, Any]) -> None:
 def backup_restore(*, source: Path) -> RestoreReport:
     from echoshare.archive.fixity import archive_verify
     from echoshare.archive.models import InstanceFile
+    from echoshare.clinic.models import ExportedMedia
 
     manifest = _read_manifest(source)
     _check_backup(source, manifest)
@@ -302,7 +304,8 @@ def backup_restore(*, source: Path) -> RestoreReport:
             raise RestoreFailed(f"{entry['path']} changed while it was restored")
         _place_restored(temp, entry["path"])
     run = archive_verify(source="restore")
-    if not run.ok or run.checked != InstanceFile.objects.count():
+    # verify checks the DICOM files and the exported media: every restored row must be seen.
+    if not run.ok or run.checked != InstanceFile.objects.count() + ExportedMedia.objects.count():
         raise RestoreFailed(
             f"restored archive does not verify: {run.missing} missing, {run.changed} changed, "
             f"{run.unindexed} unindexed"

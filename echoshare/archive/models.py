@@ -1,9 +1,10 @@
 """The archive of original DICOM: studies, instances and the files that hold them.
 
 Files are immutable: a re-sent instance with different bytes becomes a new `InstanceFile`
-version beside the old one. Rows here are deleted only by the two paths that may delete
-archived data (purge after `retain_until`, approved destruction on request); every other
-delete raises `ArchiveDeletionRefused` (see `deletion_allowed`).
+version beside the old one. Rows here, and the exported media staff upload onto exams
+(`clinic.ExportedMedia`), are deleted only by the two paths that may delete archived data
+(purge after `retain_until`, approved destruction on request); every other delete raises
+`ArchiveDeletionRefused` (see `deletion_allowed`).
 """
 
 from __future__ import annotations
@@ -173,7 +174,12 @@ class FixityRun(models.Model):
 
 
 class DestructionRequest(models.Model):
-    """Destruction of a study on the patient's request (WGBO 7:455): two staff members."""
+    """Destruction on the patient's request (WGBO 7:455), asked and approved by two staff members.
+
+    It names either a study (that study, and the exported media of its exam) or an exam
+    (every study linked to the appointment and all its exported media: also an exam that only
+    has exported media). Whatever the exam holds when the scheduler executes it goes.
+    """
 
     class Status(models.TextChoices):
         REQUESTED = "requested", _("requested, waiting for approval")
@@ -185,8 +191,16 @@ class DestructionRequest(models.Model):
     study = models.ForeignKey(
         Study, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Kept after the study is gone: what was destroyed.
-    study_instance_uid = models.CharField(max_length=64)
+    appointment = models.ForeignKey(
+        "clinic.Appointment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept after the data is gone: what was destroyed (the study's UID, the exam's number).
+    study_instance_uid = models.CharField(max_length=64, blank=True)
+    accession_number = models.CharField(max_length=16, blank=True)
     reason = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     requested_by = models.ForeignKey(
@@ -205,33 +219,52 @@ class DestructionRequest(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(approved_by=models.F("requested_by")),
                 name="archive_destruction_two_people",
-            )
+            ),
+            # A study or an exam, never both (after execution the study is gone: neither).
+            models.CheckConstraint(
+                condition=models.Q(study__isnull=True) | models.Q(appointment__isnull=True),
+                name="archive_destruction_study_or_exam",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"destruction request {self.key} ({self.status})"
+
+    @property
+    def target(self) -> str:
+        """What it destroys, in words for the audit record and the admin."""
+        if self.accession_number and not self.study_instance_uid:
+            return f"exam {self.accession_number}"
+        return f"study {self.study_instance_uid}"
 
 
 # --- The deletion guard (E5) ------------------------------------------------------------------
 
 
 class ArchiveDeletionRefused(Exception):
-    """An archived study, instance or file was about to be deleted outside purge/destruction."""
+    """Archived data (a study, instance, file or exported media) was about to be deleted
+    outside purge/destruction."""
 
 
 _deletable_studies: ContextVar[frozenset[int]] = ContextVar(
     "archive_deletable_studies", default=frozenset()
 )
+_deletable_media: ContextVar[frozenset[int]] = ContextVar(
+    "archive_deletable_media", default=frozenset()
+)
 
 
 @contextlib.contextmanager
-def deletion_allowed(study_ids: Iterable[int]) -> Iterator[None]:
-    """Allow deleting the rows of these studies (only purge and destruction call this)."""
-    token = _deletable_studies.set(frozenset(study_ids))
+def deletion_allowed(study_ids: Iterable[int], media_ids: Iterable[int] = ()) -> Iterator[None]:
+    """Allow deleting the rows of these studies and exported media (only purge and destruction
+    call this)."""
+    studies = _deletable_studies.set(frozenset(study_ids))
+    media = _deletable_media.set(frozenset(media_ids))
     try:
         yield
     finally:
-        _deletable_studies.reset(token)
+        _deletable_media.reset(media)
+        _deletable_studies.reset(studies)
 
 
 def _study_id_of(obj: Any) -> int | None:
@@ -246,6 +279,13 @@ def _study_id_of(obj: Any) -> int | None:
     return None
 
 
+def _refuse(sender: type[models.Model], instance: Any) -> None:
+    raise ArchiveDeletionRefused(
+        f"{sender.__name__} {instance.pk}: archived data is deleted only after "
+        "retain_until (archive purge) or by an approved destruction request"
+    )
+
+
 @receiver(pre_delete, sender=Study)
 @receiver(pre_delete, sender=Instance)
 @receiver(pre_delete, sender=InstanceFile)
@@ -253,7 +293,12 @@ def _refuse_early_deletion(sender: type[models.Model], instance: Any, **kwargs: 
     # pre_delete runs for model.delete(), QuerySet.delete() and cascades alike, so this one
     # receiver covers the admin, the shell and any code that forgets the rules.
     if _study_id_of(instance) not in _deletable_studies.get():
-        raise ArchiveDeletionRefused(
-            f"{sender.__name__} {instance.pk}: archived data is deleted only after "
-            "retain_until (archive purge) or by an approved destruction request"
-        )
+        _refuse(sender, instance)
+
+
+# Exported JPEG/PNG/MP4 (clinic app) are the exam's record as much as its DICOM, so the same
+# guard holds them. The sender is named lazily: the archive's models import nothing of clinic.
+@receiver(pre_delete, sender="clinic.ExportedMedia")
+def _refuse_early_media_deletion(sender: type[models.Model], instance: Any, **kwargs: Any) -> None:
+    if instance.pk not in _deletable_media.get():
+        _refuse(sender, instance)

@@ -2,6 +2,7 @@
 
 Layout under ARCHIVE_DIR:
     files/YYYY/MM/DD/<random>.dcm   archived instances (names made here, never from DICOM: F2)
+    exported/YYYY/MM/DD/<random>.*  JPEG/PNG/MP4 staff uploaded onto exams (clinic.ExportedMedia)
     tmp/                            files being written; never counted as archived
 
 Each step is its own small function so that tests can inject a fault at exactly that step.
@@ -19,6 +20,7 @@ from typing import BinaryIO
 from django.conf import settings
 
 FILES = "files"
+EXPORTED = "exported"
 TMP = "tmp"
 CHUNK = 1024 * 1024
 
@@ -29,6 +31,10 @@ def archive_root() -> Path:
 
 def files_dir() -> Path:
     return archive_root() / FILES
+
+
+def exported_dir() -> Path:
+    return archive_root() / EXPORTED
 
 
 def tmp_dir() -> Path:
@@ -49,11 +55,21 @@ def new_relative_path(now: datetime) -> PurePosixPath:
     )
 
 
-def absolute(relative: str | PurePosixPath) -> Path:
+def _under(folder: str, relative: str | PurePosixPath) -> Path:
     path = PurePosixPath(relative)
-    if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] != FILES:
-        raise ValueError(f"not an archive path: {relative}")
+    if path.is_absolute() or ".." in path.parts or not path.parts or path.parts[0] != folder:
+        raise ValueError(f"not a path under {folder}/: {relative}")
     return archive_root().joinpath(*path.parts)
+
+
+def absolute(relative: str | PurePosixPath) -> Path:
+    """An archived DICOM file's path; ValueError for anything outside files/ (a tampered row)."""
+    return _under(FILES, relative)
+
+
+def exported_absolute(relative: str | PurePosixPath) -> Path:
+    """An exported media file's path; ValueError for anything outside exported/."""
+    return _under(EXPORTED, relative)
 
 
 def write_chunk(fd: int, data: bytes | memoryview) -> None:

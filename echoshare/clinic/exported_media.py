@@ -6,8 +6,10 @@
         file's hash, crop and render settings (a retry sends the very same files)
 
 The original is medical data of the exam: it stays in the clinic tier for the archive's
-retention. What a patient gets is always rebuilt from the pixels (no EXIF, text chunks,
-audio or tags) and only with a staff crop: exported media carry no image regions.
+retention, re-hashed by `archive verify`, and deleted only with its exam by the archive's
+purge or destruction on request (echoshare/archive/fixity.py, retention.py). What a patient
+gets is always rebuilt from the pixels (no EXIF, text chunks, audio or tags) and only with a
+staff crop: exported media carry no image regions.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ import secrets
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -36,8 +37,6 @@ from echoshare.imaging.uploads import render_upload, upload_kind
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-EXPORTED = "exported"
-
 
 class MediaRefused(ValueError):
     """An upload that is not a usable JPEG/PNG/MP4; `status` is the HTTP status to answer."""
@@ -48,16 +47,14 @@ class MediaRefused(ValueError):
 
 
 def media_path(media: ExportedMedia) -> Path:
-    path = PurePosixPath(media.relative_path)
-    if path.is_absolute() or ".." in path.parts or path.parts[:1] != (EXPORTED,):
-        raise ValueError(f"not an exported media path: {media.relative_path}")
-    return Path(settings.ARCHIVE_DIR).joinpath(*path.parts)
+    """The stored file; ValueError for a row naming anything outside ARCHIVE_DIR/exported/."""
+    return storage.exported_absolute(media.relative_path)
 
 
 def _new_relative_path(kind: str) -> PurePosixPath:
     now = timezone.now()
     name = f"{secrets.token_hex(16)}.{kind}"
-    return PurePosixPath(EXPORTED, f"{now:%Y}", f"{now:%m}", f"{now:%d}", name)
+    return PurePosixPath(storage.EXPORTED, f"{now:%Y}", f"{now:%m}", f"{now:%d}", name)
 
 
 def media_kind(path: Path) -> str:
@@ -94,7 +91,7 @@ def exported_media_store(
     if existing is not None:
         return existing, False
     relative = _new_relative_path(kind)
-    target = Path(settings.ARCHIVE_DIR).joinpath(*relative.parts)
+    target = storage.exported_absolute(relative)
     storage.make_dirs(target.parent)
     storage.rename(path, target)
     storage.fsync_dir(target.parent)

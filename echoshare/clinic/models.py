@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from echoshare.archive.models import add_years
 from echoshare.lib.dicom_uid import new_uid
 from echoshare.lib.secrets import new_token
 
@@ -308,13 +310,20 @@ class PortalEventCursor(models.Model):
         return f"portal events after {self.after or 'the start'}"
 
 
+class ExportedMediaQuerySet(models.QuerySet["ExportedMedia"]):
+    def past_retention(self, today: date) -> ExportedMediaQuerySet:
+        """Past their own retain_until; the exam may keep them longer (archive purge decides)."""
+        return self.filter(retain_until__lt=today)
+
+
 class ExportedMedia(models.Model):
     """A JPEG, PNG or MP4 a machine exported (to USB) and staff uploaded onto an exam.
 
     Medical data of the exam like an archived DICOM: kept as uploaded (hashed, durable) under
     ARCHIVE_DIR/exported/ for the archive's retention, never handed out as it is; patients get
     it re-encoded from its pixels (docs/publishing.md). PROTECT: an exam with uploaded media
-    cannot be deleted by accident.
+    cannot be deleted by accident. Like archived rows, these are deleted only by the archive's
+    purge and destruction on request (echoshare.archive.models.deletion_allowed).
     """
 
     class Kind(models.TextChoices):
@@ -343,6 +352,12 @@ class ExportedMedia(models.Model):
         editable=False,
     )
     uploaded_at = models.DateTimeField(default=timezone.now, editable=False)
+    # This item's own retention (docs/archive.md): set once when the row is made. The exam's
+    # archived data (its studies and exported media) is purged as one, after the latest
+    # retain_until of all of it.
+    retain_until = models.DateField(db_index=True, editable=False)
+
+    objects = ExportedMediaQuerySet.as_manager()
 
     class Meta:
         ordering = ["appointment", "uploaded_at", "id"]
@@ -357,6 +372,20 @@ class ExportedMedia(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} {self.key[:8]} of {self.appointment}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Filled here rather than by each caller, so that no way of making a row (the upload,
+        # a restore script, a test) can leave the retention unset.
+        if self.retain_until is None:
+            self.retain_until = self.compute_retain_until()
+        super().save(*args, **kwargs)
+
     @property
     def is_clip(self) -> bool:
         return self.kind == self.Kind.MP4
+
+    def compute_retain_until(self) -> date:
+        """Exam date or upload (whichever is later) + RETENTION_YEARS: the rule of a study
+        (exam date or last change), with the upload as this item's change (WGBO 7:454)."""
+        exam_day = timezone.localdate(self.appointment.scheduled_at)
+        uploaded_day = timezone.localdate(self.uploaded_at)
+        return add_years(max(exam_day, uploaded_day), settings.RETENTION_YEARS)

@@ -60,3 +60,27 @@ def archive_files(settings: Any) -> Callable[[], list[Path]]:
         return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
     return listing
+
+
+UploadMedia = Callable[..., Any]
+
+
+@pytest.fixture
+def upload_media() -> UploadMedia:
+    """upload_media(appointment, shade=0) -> ExportedMedia: a small PNG kept through the real
+    `exported_media_store`, as the staff upload does (a new shade gives new bytes)."""
+    from PIL import Image
+
+    from echoshare.archive import storage
+    from echoshare.clinic.exported_media import exported_media_store
+
+    def upload(appointment: Any, shade: int = 0) -> Any:
+        path = storage.new_temp_path(".png")
+        Image.new("RGB", (64, 48), (shade, 90, 160)).save(path, format="PNG")
+        media, created = exported_media_store(
+            appointment=appointment, path=path, name="export.png", user=None
+        )
+        assert created
+        return media
+
+    return upload

@@ -121,3 +121,101 @@ def test_the_weekly_job_reports_the_counts(make_dicom):
     _store(make_dicom)
     assert verify_archive.call() == {"checked": 1, "missing": 0, "changed": 0, "unindexed": 0}
     assert FixityRun.objects.get().ok
+
+
+# --- Exported JPEG/PNG/MP4 staff uploaded onto exams (ARCHIVE_DIR/exported/) ------------------
+
+
+@pytest.fixture
+def appointment():
+    from datetime import date
+
+    from django.utils import timezone
+
+    from echoshare.clinic.models import Appointment, Patient
+
+    patient = Patient.objects.create(
+        patient_id="FX1", family_name="Fixity", birth_date=date(1990, 5, 6)
+    )
+    return Appointment.objects.create(
+        patient=patient, scheduled_at=timezone.now(), exam_type="echo", accession_number="FX1"
+    )
+
+
+def _media_file(media) -> Path:
+    from django.conf import settings
+
+    return Path(settings.ARCHIVE_DIR) / media.relative_path
+
+
+def test_exported_media_are_re_hashed_in_the_same_run(make_dicom, appointment, upload_media):
+    _store(make_dicom)
+    upload_media(appointment, shade=1)
+    upload_media(appointment, shade=2)
+
+    run = archive_verify()
+
+    assert (run.checked, run.missing, run.changed, run.unindexed, run.ok) == (3, 0, 0, 0, True)
+
+
+def test_it_finds_a_changed_exported_media_file(make_dicom, appointment, upload_media):
+    _store(make_dicom)
+    media = upload_media(appointment)
+    path = _media_file(media)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(CommandError):
+        call_command("archive", "verify")
+
+    run = FixityRun.objects.get()
+    assert (run.checked, run.changed, run.missing, run.unindexed) == (2, 1, 0, 0)
+    assert run.problems == [{"problem": "changed", "path": media.relative_path}]
+    record = AuditRecord.objects.get(event=events.ARCHIVE_VERIFIED)
+    assert record.outcome == "failure"
+    assert "1 changed" in record.detail
+
+
+def test_it_finds_a_missing_exported_media_file(appointment, upload_media, capsys):
+    media = upload_media(appointment)
+    _media_file(media).unlink()
+
+    with pytest.raises(CommandError):
+        call_command("archive", "verify")
+
+    run = FixityRun.objects.get()
+    assert (run.missing, run.changed, run.unindexed) == (1, 0, 0)
+    assert f"missing    {media.relative_path}" in capsys.readouterr().out
+
+
+def test_it_finds_an_unindexed_file_in_exported_but_not_one_in_flight(settings):
+    folder = Path(settings.ARCHIVE_DIR) / "exported" / "2026" / "01" / "01"
+    folder.mkdir(parents=True)
+    stray, fresh = folder / "stray.png", folder / "in-flight.png"
+    stray.write_bytes(b"no row")
+    fresh.write_bytes(b"its row is about to commit")
+    _age(stray, 3600)
+
+    run = archive_verify()
+
+    assert (run.unindexed, run.missing, run.changed) == (1, 0, 0)
+    assert run.problems == [{"problem": "unindexed", "path": "exported/2026/01/01/stray.png"}]
+
+
+def test_an_exported_media_row_naming_a_dicom_path_is_not_trusted(
+    make_dicom, appointment, upload_media
+):
+    """A tampered row pointing into files/ is reported missing, not taken for that file."""
+    from echoshare.clinic.models import ExportedMedia
+
+    dicom = _store(make_dicom)
+    dicom_relative = dicom.relative_to(dicom.parents[4]).as_posix()
+    media = upload_media(appointment)
+    ExportedMedia.objects.filter(pk=media.pk).update(relative_path=dicom_relative)
+
+    run = archive_verify()
+
+    # The orphaned upload is younger than the in-flight window, so not yet "unindexed".
+    assert (run.checked, run.missing, run.changed, run.unindexed) == (2, 1, 0, 0)
+    assert run.problems == [{"problem": "missing", "path": dicom_relative}]

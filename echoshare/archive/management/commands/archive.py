@@ -16,13 +16,15 @@ from echoshare.archive.retention import archive_purge
 
 
 class Command(BaseCommand):
-    help = "Check (verify), purge after retention, or export the DICOM archive."
+    help = "Check (verify), purge after retention, or export the archive."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--user", help="staff user name recorded in the audit log")
         actions = parser.add_subparsers(dest="action", required=True)
         actions.add_parser("verify", help="re-hash every file; report missing/changed/unindexed")
-        purge = actions.add_parser("purge", help="remove studies past their retain_until")
+        purge = actions.add_parser(
+            "purge", help="remove studies and exported media past their exam's retention"
+        )
         purge.add_argument("--dry-run", action="store_true", help="only list what would go")
         export = actions.add_parser("export", help="write a study's DICOM files as a zip")
         export.add_argument("study", help="StudyInstanceUID or the study's key")
@@ -60,11 +62,21 @@ class Command(BaseCommand):
     def _purge(self, user: Any, *, dry_run: bool) -> None:
         report = archive_purge(dry_run=dry_run, user=user)
         for row in report.studies:
+            exam = f"  exam {row['exam']}" if row["exam"] else ""
             self.stdout.write(
-                f"{row['study']}  retained until {row['retain_until']}  {row['files']} file(s)"
+                f"{row['study']}{exam}  retained until {row['retain_until']}  "
+                f"{row['files']} file(s)"
+            )
+        for row in report.media:
+            self.stdout.write(
+                f"{row['media']}  exam {row['exam']}  retained until {row['retain_until']}  "
+                "exported media"
             )
         verb = "would remove" if dry_run else "removed"
-        self.stdout.write(f"{verb} {len(report.studies)} study(ies), {report.files} file(s)")
+        self.stdout.write(
+            f"{verb} {len(report.studies)} study(ies), {report.files} file(s), "
+            f"{len(report.media)} exported media file(s)"
+        )
 
     def _export(self, user: Any, reference: str, out: Path) -> None:
         study = Study.objects.filter(Q(study_instance_uid=reference) | Q(key=reference)).first()
