@@ -5,13 +5,22 @@ uploaded onto exams under exported/ (`clinic.ExportedMedia`): one run, one set o
 The result is kept as a `FixityRun` so that administrators see the last one; the scheduler
 runs it weekly (`archive.verify`). It also clears temp files that a crash left in `tmp/`
 (never archived data: nothing answered success for them).
+
+Last, it sends `derived_copies_sweep` so that the apps that made copies of archived files
+(staff thumbnails, the render cache) remove those whose source is no longer archived. Purge
+and destruction remove those copies right after their commit; this weekly sweep is the
+later cleanup for what that left (a removal that failed, a job that wrote a copy while its
+source was being deleted), so no copy outlives its source by more than a week. It rides on
+verify because verify reads the whole index anyway: the SHA-256 of every archived file are
+collected on that pass, so the sweep costs no further scan of the (unindexed) hash columns.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +28,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from echoshare.archive import storage
+from echoshare.archive import signals, storage
 from echoshare.archive.models import FixityRun, InstanceFile
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
@@ -33,6 +42,8 @@ MAX_LISTED_PROBLEMS = 1000
 IN_FLIGHT = timedelta(minutes=10)
 STALE_TEMP = timedelta(days=1)
 
+log = logging.getLogger(__name__)
+
 
 def archive_verify(*, user: Any = None, source: str = "scheduler") -> FixityRun:
     run = FixityRun.objects.create(started_at=timezone.now())
@@ -43,8 +54,10 @@ def archive_verify(*, user: Any = None, source: str = "scheduler") -> FixityRun:
         if len(run.problems) < MAX_LISTED_PROBLEMS:
             run.problems.append({"problem": kind, "path": relative})
 
-    checked = sum(_verify_folder(kind, problem) for kind in _KINDS)
+    archived: set[str] = set()  # SHA-256 of every indexed file, for the sweep
+    checked = sum(_verify_folder(kind, problem, archived) for kind in _KINDS)
     _clear_stale_temp_files()
+    _sweep_derived_copies(archived)
     with transaction.atomic():
         run.finished_at = timezone.now()
         run.checked = checked
@@ -74,13 +87,15 @@ _KINDS: list[_Kind] = [
 ]
 
 
-def _verify_folder(kind: _Kind, problem: Callable[[str, str], None]) -> int:
-    """Re-hash the files one model indexes, then look for strays. -> how many rows checked"""
+def _verify_folder(kind: _Kind, problem: Callable[[str, str], None], archived: set[str]) -> int:
+    """Re-hash the files one model indexes, then look for strays; adds their SHA-256 to
+    `archived`. -> how many rows checked"""
     folder, model, resolve = kind
     indexed: set[str] = set()
     rows = model.objects.order_by("pk").values_list("relative_path", "sha256")
     for relative, sha256 in rows.iterator(chunk_size=2000):
         indexed.add(relative)
+        archived.add(sha256)
         wrong = _check(resolve, relative, sha256)
         if wrong:
             problem(wrong, relative)
@@ -137,3 +152,29 @@ def _clear_stale_temp_files() -> None:
     for path in storage.tmp_dir().iterdir():
         if path.is_file() and _mtime(path) < cutoff:
             storage.remove_quietly(path)
+
+
+def _sweep_derived_copies(archived: set[str]) -> None:
+    """Have every app remove its copies of files no longer archived (see the module doc)."""
+
+    def still_archived(sha256s: Collection[str]) -> set[str]:
+        known = {sha256 for sha256 in sha256s if sha256 in archived}
+        # Archived after this run read the index: ask the database (few, if any).
+        newer = [sha256 for sha256 in sha256s if sha256 not in known]
+        if newer:
+            for model in (InstanceFile, ExportedMedia):
+                rows = model.objects.filter(sha256__in=newer).values_list("sha256", flat=True)
+                known.update(rows)
+        return known
+
+    # A receiver's error (a database error in still_archived included: nothing is removed
+    # for that batch then) is logged; verify's own result stands.
+    responses = signals.derived_copies_sweep.send_robust(
+        sender=FixityRun, still_archived=still_archived
+    )
+    for receiver, outcome in responses:
+        name = getattr(receiver, "__qualname__", receiver)
+        if isinstance(outcome, Exception):
+            log.error("%s could not sweep derived copies: %s", name, outcome, exc_info=outcome)
+        elif outcome:
+            log.info("%s removed %s copies of files no longer archived", name, outcome)

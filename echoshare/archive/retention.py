@@ -7,7 +7,8 @@
 Both cover the exported JPEG/PNG/MP4 staff uploaded onto an exam (`clinic.ExportedMedia`,
 files under ARCHIVE_DIR/exported/) as well as the DICOM studies: they are the same record.
 Both delete rows inside `deletion_allowed(...)` with the audit record in the same
-transaction, and remove the files only after the commit.
+transaction, and remove the files only after the commit; then `archived_files_deleted` tells
+the apps that made copies of those files (staff thumbnails, the render cache) to remove them.
 
 Retention is per exam (docs/archive.md): an exam's studies and exported media are purged
 together once the latest `retain_until` among them has passed; a study that matched no
@@ -23,11 +24,11 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from echoshare.archive import storage
+from echoshare.archive import signals, storage
 from echoshare.archive.models import (
     DestructionRequest,
     InstanceFile,
@@ -66,27 +67,61 @@ def _resolved(relative_paths: Iterable[str], resolve: Callable[[str], Path]) -> 
     return paths
 
 
-def _remove_files_after_commit(paths: list[Path]) -> None:
+def _remove_files_after_commit(paths: list[Path], sha256s: set[str]) -> None:
+    """After the commit: remove the archived files, then every copy derived from them."""
+
     def remove() -> None:
         for path in paths:
             try:
                 path.unlink(missing_ok=True)
             except OSError as exc:  # left behind: `archive verify` reports it as unindexed
                 log.error("could not remove archived file %s: %s", path, exc)
+        _remove_derived_copies(sha256s)
 
     transaction.on_commit(remove)
 
 
+def _remove_derived_copies(sha256s: set[str]) -> None:
+    """Send `archived_files_deleted` for the deleted files no archived file still has.
+
+    Never raises: the rows and files are gone already. What a receiver fails to remove (or
+    a job writes while this runs) is removed by the `derived_copies_sweep` of the next
+    `archive verify` (fixity.py), which compares every derived copy with the whole index.
+    """
+    try:
+        # Identical bytes can be archived twice only as exported media (the same file
+        # uploaded onto two exams): their copies are shared and stay. A DICOM file's bytes
+        # hold its SOP Instance UID, so no other instance has them. The table is small.
+        shared = set(
+            ExportedMedia.objects.filter(sha256__in=sha256s).values_list("sha256", flat=True)
+        )
+    except DatabaseError as exc:  # remove them all: a shared copy is simply made again
+        log.error("could not check for shared copies, removing all: %s", exc)
+        shared = set()
+    gone = frozenset(sha256s - shared)
+    if not gone:
+        return
+    responses = signals.archived_files_deleted.send_robust(sender=Study, sha256s=gone)
+    for receiver, outcome in responses:
+        if isinstance(outcome, Exception):
+            log.error(
+                "%s failed to remove copies of deleted archived files (archive verify will): %s",
+                getattr(receiver, "__qualname__", receiver),
+                outcome,
+                exc_info=outcome,
+            )
+
+
 def _delete_study(study: Study) -> int:
     """Delete a study's rows (inside the caller's transaction) and its files after commit."""
-    relative = list(
-        InstanceFile.objects.filter(instance__study=study).values_list("relative_path", flat=True)
+    rows = list(
+        InstanceFile.objects.filter(instance__study=study).values_list("relative_path", "sha256")
     )
-    paths = _resolved(relative, storage.absolute)
+    paths = _resolved([relative for relative, _ in rows], storage.absolute)
     with deletion_allowed([study.pk]):
         study.delete()
-    _remove_files_after_commit(paths)
-    return len(relative)
+    _remove_files_after_commit(paths, {sha256 for _, sha256 in rows})
+    return len(rows)
 
 
 def _delete_media(media: list[ExportedMedia]) -> int:
@@ -98,7 +133,7 @@ def _delete_media(media: list[ExportedMedia]) -> int:
     ids = [m.pk for m in media]
     with deletion_allowed([], media_ids=ids):
         ExportedMedia.objects.filter(pk__in=ids).delete()
-    _remove_files_after_commit(paths)
+    _remove_files_after_commit(paths, {m.sha256 for m in media})
     return len(media)
 
 

@@ -26,8 +26,8 @@ from echoshare.archive import storage
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 from echoshare.clinic.models import Appointment, ExportedMedia
-from echoshare.imaging.cache import cached_entry
-from echoshare.imaging.config import cache_root, render_settings
+from echoshare.imaging.cache import cached_entry, source_entry
+from echoshare.imaging.config import render_settings
 from echoshare.imaging.errors import ImageRefused
 from echoshare.imaging.masking import Mask, Rect
 from echoshare.imaging.preview import preview_upload
@@ -152,9 +152,8 @@ def exported_media_render(*, media: ExportedMedia, crop: Rect | None) -> RenderR
     render = render_settings()
     text = "\n".join(["exported", media.sha256, mask.key(), render.key()])
     key = hashlib.sha256(text.encode()).hexdigest()
-    entry = cache_root() / "exported" / key
     return cached_entry(
-        entry,
+        source_entry(media.sha256, key),  # with the file's other renders: removed with it
         mask,
         lambda work: render_upload(media_path(media), out_dir=work, settings=render, crop=crop),
     )

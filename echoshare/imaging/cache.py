@@ -5,6 +5,11 @@ the same original rendered the same way is rendered once. Entries are written to
 folder and renamed into place, so a crashed worker never leaves a half entry that a later
 job would take for finished, and two workers rendering the same item both end with one
 complete entry.
+
+Entries are grouped by the SHA-256 of the file they were rendered from,
+`render-cache/sources/<sha[:2]>/<sha>/<key>/`, so that every render of an archived file can
+be removed with it (purge, destruction on request: `cache_remove_sources`) and entries whose
+source is gone can be found (`cache_sweep`).
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
+import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -34,6 +41,15 @@ from echoshare.imaging.render import (
 
 MANIFEST = "result.json"
 ABANDONED_AFTER_SECONDS = 6 * 3600
+SOURCES = "sources"
+# Folders of the layout before entries were grouped by source (`<key[:2]>/<key>/` and
+# `exported/<key>/`): which file they were rendered from cannot be told, so `cache_sweep`
+# removes them (a cache: whatever is needed again is rendered again).
+_LEGACY_FOLDER = re.compile(r"[0-9a-f]{2}|exported")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+SWEEP_BATCH = 1000
+
+log = logging.getLogger(__name__)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -42,6 +58,24 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         while block := f.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+def is_sha256(text: str) -> bool:
+    return _SHA256.fullmatch(text) is not None
+
+
+def source_folder(file_hash: str) -> Path:
+    """The folder of every entry rendered from the file with this SHA-256."""
+    if not is_sha256(file_hash):  # never build a path from anything else
+        raise ValueError(f"not a SHA-256: {file_hash!r}")
+    return cache_root() / SOURCES / file_hash[:2] / file_hash
+
+
+def source_entry(file_hash: str, key: str) -> Path:
+    """The entry `key` (a hex digest of how it is rendered) of the file with this SHA-256."""
+    if not is_sha256(key):
+        raise ValueError(f"not a cache key: {key!r}")
+    return source_folder(file_hash) / key
 
 
 def cache_key(*, file_hash: str, mask: Mask, still_frame: int, settings: RenderSettings) -> str:
@@ -70,13 +104,10 @@ def render_cached(
     if mask.branch == "needs_review":
         return RenderResult(branch=mask.branch, mask=mask, reason=mask.note)
     still = chosen_frame(header, frame)
-    key = cache_key(
-        file_hash=file_hash or file_sha256(path), mask=mask, still_frame=still, settings=settings
-    )
-    entry = cache_root() / key[:2] / key
-    _sweep_abandoned(entry.parent.parent)
+    file_hash = file_hash or file_sha256(path)
+    key = cache_key(file_hash=file_hash, mask=mask, still_frame=still, settings=settings)
     return cached_entry(
-        entry,
+        source_entry(file_hash, key),
         mask,
         lambda work: render_with_mask(header, mask, out_dir=work, settings=settings, frame=still),
     )
@@ -91,6 +122,7 @@ def cached_entry(entry: Path, mask: Mask, render: Callable[[Path], RenderResult]
     if (entry / MANIFEST).exists():
         return _load(entry, mask)
     entry.parent.mkdir(parents=True, exist_ok=True)
+    _sweep_abandoned(entry.parent)  # the same source's folder: small (`cache_sweep` does all)
     work = Path(tempfile.mkdtemp(prefix=".partial-", dir=entry.parent))
     try:
         _save(work, render(work))
@@ -104,13 +136,82 @@ def cached_entry(entry: Path, mask: Mask, render: Callable[[Path], RenderResult]
     return _load(entry, mask)
 
 
-def _sweep_abandoned(root: Path) -> None:
+def _sweep_abandoned(folder: Path) -> None:
     """Remove partial entries of workers that died mid-render (no render takes hours)."""
     too_old = time.time() - ABANDONED_AFTER_SECONDS
-    for partial in root.glob("*/.partial-*"):
+    for partial in folder.glob(".partial-*"):
         with contextlib.suppress(OSError):
             if partial.stat().st_mtime < too_old:
                 shutil.rmtree(partial, ignore_errors=True)
+
+
+def cache_remove_sources(sha256s: Iterable[str]) -> int:
+    """Remove every entry rendered from the files with these SHA-256 (any mask, frame or
+    settings). A folder that cannot be removed is logged and left for `cache_sweep`.
+    -> how many sources had entries removed"""
+    removed = 0
+    for sha256 in sha256s:
+        try:
+            folder = source_folder(sha256)
+        except ValueError:
+            log.error("not removing render-cache entries of %r: not a SHA-256", sha256)
+            continue
+        removed += _remove_tree(folder)
+    return removed
+
+
+def cache_sweep(still_archived: Callable[[Collection[str]], Collection[str]]) -> int:
+    """Remove the entries of sources that `still_archived` no longer knows (a removal that
+    failed, or a render that finished while its source was deleted), partial entries of
+    dead workers, and entries of the layout before sources/. -> folders removed"""
+    root = cache_root()
+    removed = sum(_remove_tree(root / name) for name in _legacy_folders(root))
+    for batch in _batches(_cached_sources(root / SOURCES), SWEEP_BATCH):
+        kept = still_archived(batch)
+        for sha256 in batch:
+            if sha256 in kept:
+                _sweep_abandoned(source_folder(sha256))
+            else:
+                removed += _remove_tree(source_folder(sha256))
+    return removed
+
+
+def _legacy_folders(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return [p.name for p in root.iterdir() if p.is_dir() and _LEGACY_FOLDER.fullmatch(p.name)]
+
+
+def _cached_sources(sources: Path) -> Iterator[str]:
+    """SHA-256 of every source file with a folder in the cache."""
+    if not sources.is_dir():
+        return
+    for prefix in sorted(sources.iterdir()):
+        if prefix.is_dir():
+            yield from sorted(p.name for p in prefix.iterdir() if is_sha256(p.name))
+
+
+def _batches(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _remove_tree(folder: Path) -> int:
+    """1 when the folder was there and is gone now, 0 when there was none or it stays."""
+    if not folder.exists():
+        return 0
+    try:
+        shutil.rmtree(folder)
+    except OSError as exc:  # left behind: the next `cache_sweep` tries again
+        log.error("could not remove render-cache folder %s: %s", folder, exc)
+        return 0
+    return 1
 
 
 def _save(folder: Path, result: RenderResult) -> None:

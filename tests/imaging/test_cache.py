@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def test_the_second_render_of_the_same_item_comes_from_the_cache(
     assert first.outputs["clip"].is_relative_to(Path(django_settings.DATA_DIR) / "render-cache")
     assert_clean_jpeg(second.outputs["still"])
     # No temporary folders are left behind.
-    assert not list((Path(django_settings.DATA_DIR) / "render-cache").glob("*/.partial-*"))
+    assert not list((Path(django_settings.DATA_DIR) / "render-cache").rglob(".partial-*"))
 
 
 def test_another_mask_frame_or_setting_renders_again(
@@ -91,3 +92,75 @@ def test_partial_entries_of_a_crashed_worker_are_swept(tmp_path: Path) -> None:
     os.utime(abandoned, (old, old))
     cache.render_cached(path, settings=SETTINGS, crop=Rect(0, 0, 99, 99))  # a new entry
     assert not abandoned.exists() and recent.exists()
+
+
+def _files(folder: Path) -> set[Path]:
+    return {p for p in folder.rglob("*") if p.is_file()}
+
+
+def test_every_render_of_a_file_is_removed_with_it_and_others_stay(tmp_path: Path) -> None:
+    """What purge and destruction call (through the archive's signal) for a deleted file."""
+    gone = make_ultrasound(tmp_path / "gone.dcm", frames=3)
+    kept = make_ultrasound(tmp_path / "kept.dcm")
+    renders = [
+        cache.render_cached(gone, settings=SETTINGS),
+        cache.render_cached(gone, settings=SETTINGS, crop=Rect(0, 0, 99, 99)),
+        cache.render_cached(gone, settings=SETTINGS, frame=0),
+    ]
+    root = Path(django_settings.DATA_DIR) / "render-cache"
+    before = _files(root)
+    kept_render = cache.render_cached(kept, settings=SETTINGS)
+    kept_files = _files(root) - before
+
+    assert cache.cache_remove_sources([cache.file_sha256(gone), cache.file_sha256(kept) + "x"]) == 1
+
+    assert _files(root) == kept_files
+    assert not any(p.exists() for r in renders for p in r.outputs.values())
+    assert all(p.exists() for p in kept_render.outputs.values())
+    assert cache.cache_remove_sources([cache.file_sha256(gone)]) == 0  # idempotent
+
+
+def test_the_sweep_removes_entries_of_sources_no_longer_archived(tmp_path: Path) -> None:
+    gone = make_ultrasound(tmp_path / "gone.dcm", frames=3)
+    kept = make_ultrasound(tmp_path / "kept.dcm")
+    cache.render_cached(gone, settings=SETTINGS)
+    kept_render = cache.render_cached(kept, settings=SETTINGS)
+    root = Path(django_settings.DATA_DIR) / "render-cache"
+    asked: list[str] = []
+
+    def still_archived(sha256s: Collection[str]) -> set[str]:
+        asked.extend(sha256s)
+        return {cache.file_sha256(kept)}
+
+    assert cache.cache_sweep(still_archived) == 1
+
+    assert sorted(asked) == sorted([cache.file_sha256(gone), cache.file_sha256(kept)])
+    kept_folder = cache.source_folder(cache.file_sha256(kept))
+    assert all(p.is_relative_to(kept_folder) for p in _files(root))
+    assert all(p.exists() for p in kept_render.outputs.values())
+
+
+def test_the_sweep_removes_entries_of_the_old_layout_and_nothing_it_does_not_know(
+    tmp_path: Path,
+) -> None:
+    """Entries made before renders were grouped by source cannot be traced to their file."""
+    root = Path(django_settings.DATA_DIR) / "render-cache"
+    old = [root / "ab" / ("ab" + "0" * 62), root / "exported" / ("c" * 64)]
+    for entry in old:
+        entry.mkdir(parents=True)
+        (entry / "still.jpg").write_bytes(b"a patient's image")
+    foreign = root / "lost+found"
+    foreign.mkdir()
+
+    assert cache.cache_sweep(lambda sha256s: set()) == 2
+
+    assert not (root / "ab").exists() and not (root / "exported").exists()
+    assert foreign.exists()
+
+
+def test_paths_are_only_built_from_hex_digests() -> None:
+    with pytest.raises(ValueError):
+        cache.source_folder("../../etc")
+    with pytest.raises(ValueError):
+        cache.source_entry("a" * 64, "../b")
+    assert cache.cache_remove_sources(["../../etc", ""]) == 0

@@ -8,12 +8,19 @@ instance gets a new thumbnail and identical bytes share one.
 
 Exported JPEG/PNG/MP4 get theirs when they are uploaded (one still or the first frame of a
 clip, decoded in the upload request that just checked the file anyway).
+
+A thumbnail is patient data like its source: when the archive deletes files (purge,
+destruction on request) `thumbnails_remove` takes their thumbnails along (receivers.py), and
+`archive verify` has `thumbnails_sweep` remove those whose source is gone anyway. A thumbnail
+written while its source was being deleted is removed by its maker (`_kept_if`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -22,6 +29,7 @@ from echoshare.archive import storage
 from echoshare.archive.models import Instance, InstanceFile
 from echoshare.clinic.exported_media import media_path
 from echoshare.clinic.models import ExportedMedia
+from echoshare.imaging.cache import is_sha256
 from echoshare.imaging.config import render_settings
 from echoshare.imaging.decode import read_display_frame, read_header
 from echoshare.imaging.errors import ImageRefused
@@ -31,6 +39,11 @@ from echoshare.imaging.render import chosen_frame
 from echoshare.imaging.stills import encode_jpeg, encode_thumbnail
 
 STAFF_THUMBNAIL_SIZE = 240
+SWEEP_BATCH = 1000
+# A `_write` temporary file this old belongs to a writer that died.
+STALE_PART_SECONDS = 3600
+
+log = logging.getLogger(__name__)
 
 
 def thumbnail_dir() -> Path:
@@ -86,7 +99,7 @@ def thumbnail_make(*, instance: Instance) -> Path | None:
         return None
     _write(target, data)
     target.with_suffix(".pending").unlink(missing_ok=True)
-    return target
+    return _kept_if(target, InstanceFile.objects.filter(pk=file.pk).exists)
 
 
 def media_thumbnail_path(media: ExportedMedia) -> Path:
@@ -105,7 +118,20 @@ def media_thumbnail_make(*, media: ExportedMedia) -> Path | None:
     except ImageRefused:
         return None
     _write(target, preview.jpeg)
-    return target
+    return _kept_if(target, ExportedMedia.objects.filter(pk=media.pk).exists)
+
+
+def _kept_if(target: Path, source_archived: Callable[[], bool]) -> Path | None:
+    """The thumbnail just written, or None (removed) if its source was deleted meanwhile.
+
+    The archive removes thumbnails after the commit that deletes their source; checking the
+    row *after* writing closes the race with a job that decoded the file before that commit:
+    either this check sees the row gone, or the archive's removal comes after the write.
+    """
+    if source_archived():
+        return target
+    target.unlink(missing_ok=True)
+    return None
 
 
 def _write(target: Path, data: bytes) -> None:
@@ -114,6 +140,89 @@ def _write(target: Path, data: bytes) -> None:
     temp = target.with_name(f".{target.name}.{os.getpid()}.part")
     temp.write_bytes(data)
     os.replace(temp, target)
+
+
+def thumbnails_remove(sha256s: Iterable[str]) -> int:
+    """Remove the thumbnails (and refused/pending markers, half-written files) of the
+    archived files with these SHA-256. A file that cannot be removed is logged and left for
+    `thumbnails_sweep`. -> files removed"""
+    removed = 0
+    for sha256 in sha256s:
+        if not is_sha256(sha256):  # never build a path from anything else
+            log.error("not removing staff thumbnails of %r: not a SHA-256", sha256)
+            continue
+        folder = thumbnail_dir() / sha256[:2]
+        if folder.is_dir():
+            removed += _unlink_all(
+                [*folder.glob(f"{sha256}.*"), *folder.glob(f".{sha256}.*")]  # _write's temps
+            )
+    return removed
+
+
+def thumbnails_sweep(still_archived: Callable[[Collection[str]], Collection[str]]) -> int:
+    """Remove thumbnails whose archived file is gone (`still_archived` does not know its
+    SHA-256), and temporary files of dead writers. -> files removed"""
+    removed = 0
+    for batch in _batches(_thumbnail_files(), SWEEP_BATCH):
+        kept = still_archived(list(batch))
+        stale = time.time() - STALE_PART_SECONDS
+        for sha256, paths in batch.items():
+            if sha256 not in kept:
+                removed += _unlink_all(paths)
+            else:
+                removed += _unlink_all(
+                    p for p in paths if p.name.endswith(".part") and _older(p, stale)
+                )
+    return removed
+
+
+def _thumbnail_files() -> Iterator[tuple[str, list[Path]]]:
+    """(SHA-256, its files) for every archived file with something in the thumbnail folder."""
+    root = thumbnail_dir()
+    if not root.is_dir():
+        return
+    for folder in sorted(root.iterdir()):
+        if not folder.is_dir():
+            continue
+        by_source: dict[str, list[Path]] = {}
+        for path in folder.iterdir():
+            name = path.name.removeprefix(".")  # `.<sha>.jpg.<pid>.part` of `_write`
+            sha256 = name[:64]
+            if is_sha256(sha256) and name[64:65] == ".":
+                by_source.setdefault(sha256, []).append(path)
+        yield from sorted(by_source.items())
+
+
+def _batches(items: Iterable[tuple[str, list[Path]]], size: int) -> Iterator[dict[str, list[Path]]]:
+    batch: dict[str, list[Path]] = {}
+    for sha256, paths in items:
+        batch[sha256] = paths
+        if len(batch) == size:
+            yield batch
+            batch = {}
+    if batch:
+        yield batch
+
+
+def _older(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except FileNotFoundError:
+        return False
+
+
+def _unlink_all(paths: Iterable[Path]) -> int:
+    removed = 0
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue  # a job removed its own `.pending`, or a sweep ran at the same time
+        except OSError as exc:  # left behind: the next sweep tries again
+            log.error("could not remove staff thumbnail %s: %s", path, exc)
+            continue
+        removed += 1
+    return removed
 
 
 def patient_still(*, instance: Instance, mask: Mask, frame: int | None) -> bytes:
