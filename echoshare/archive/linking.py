@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
-from echoshare.clinic.models import Appointment
+from echoshare.clinic.models import Appointment, Patient
 
 
 def appointment_for(
@@ -24,7 +24,15 @@ def appointment_for(
     if accession_number:
         wanted |= Q(accession_number=accession_number)
     if patient_id and study_date is not None:
-        wanted |= Q(patient__patient_id=patient_id, scheduled_at__date=study_date)
+        # Every term on an indexed column of the appointment table (the patient by subquery,
+        # the day as a range of instants): a `__date` lookup or a join inside the OR made
+        # the database read every appointment, 2.3 ms per new study at 20,000 of them.
+        first, after = _day_bounds(study_date)
+        wanted |= Q(
+            patient__in=Patient.objects.filter(patient_id=patient_id).values("pk"),
+            scheduled_at__gte=first,
+            scheduled_at__lt=after,
+        )
     candidates = list(Appointment.objects.select_related("patient").filter(wanted).order_by())
     if accession_number:
         for found in candidates:
@@ -38,6 +46,13 @@ def appointment_for(
         if len(on_that_day) == 1:
             return on_that_day[0]
     return None
+
+
+def _day_bounds(day: date) -> tuple[datetime, datetime]:
+    """The first instant of `day` and of the day after, in the clinic's time zone."""
+    zone = timezone.get_current_timezone()
+    first = datetime.combine(day, time.min, tzinfo=zone)
+    return first, datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
 
 
 def _on_day(appointment: Appointment, patient_id: str, day: date) -> bool:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import errno
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -120,8 +122,7 @@ def instance_store(*, path: Path, origin: IngestOrigin, move: bool = False) -> I
     Raises IngestRefused (bad input: its DIMSE status; no room or no database: 0xA700).
     """
     try:
-        header = header_read(path)
-        temp, sha256, size = _stage(path, move=move)
+        header, (temp, sha256, size) = _read_and_stage(path, move=move)
     except OSError as exc:  # unreadable source, full tmp folder ...
         if move:
             storage.remove_quietly(path)
@@ -136,11 +137,32 @@ def instance_store(*, path: Path, origin: IngestOrigin, move: bool = False) -> I
         storage.remove_quietly(temp)  # gone already when it was placed
 
 
+def _read_and_stage(path: Path, *, move: bool) -> tuple[InstanceHeader, tuple[Path, str, int]]:
+    """The checked header, and the file staged: fsynced in the archive's tmp folder, hashed.
+
+    A spooled C-STORE (already in the tmp folder) is hashed and fsynced by a helper thread
+    while this one parses the header: hashing and fsync run in C and on the disk without
+    the GIL, header parsing in Python, and a sending machine waits for both before it sends
+    its next image. The caller removes the file only after the helper is done with it.
+    """
+    if not (move and path.resolve().parent == archive_tmp_dir().resolve()):
+        return header_read(path), _stage(path, move=move)
+    staged = _staging_pool().submit(storage.hash_and_sync, path)
+    try:
+        header = header_read(path)
+    finally:
+        wait([staged])
+    sha256, size = staged.result()
+    return header, (path, sha256, size)
+
+
+@cache
+def _staging_pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=4, thread_name_prefix="archive-staging")
+
+
 def _stage(path: Path, *, move: bool) -> tuple[Path, str, int]:
     """A fsynced private copy in the archive's tmp folder, with its hash and size."""
-    if move and path.resolve().parent == archive_tmp_dir().resolve():
-        sha256, size = storage.hash_and_sync(path)
-        return path, sha256, size
     with path.open("rb") as source:
         staged = storage.stream_to_temp(source)
     if move:
@@ -204,7 +226,10 @@ def _no_room(exc: OSError) -> IngestRefused:
 
 
 def _known_instance(sop_instance_uid: str) -> Instance | None:
-    """The archived instance with this SOP Instance UID, if any (one query)."""
+    """The archived instance with this SOP Instance UID, if any. Nearly every image is new:
+    a probe of the unique index alone answers that, the full row is loaded only for a re-send."""
+    if not Instance.objects.filter(sop_instance_uid=sop_instance_uid).exists():
+        return None
     found = (
         Instance.objects.select_related("study__appointment__patient")
         .filter(sop_instance_uid=sop_instance_uid)

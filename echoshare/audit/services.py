@@ -65,7 +65,9 @@ def audit_record(
         raise ValueError(f"unknown audit outcome {outcome!r}")
     actor, username = _account(user)
     responsible, responsible_username = _account(responsible_user)
-    with transaction.atomic():
+    # No savepoint inside the caller's transaction: the record and the change it records
+    # stand or fall together anyway, and each saved statement is latency on every C-STORE.
+    with transaction.atomic(savepoint=False):
         # The lock on the head row serializes appenders (PostgreSQL); SQLite's IMMEDIATE
         # transactions already hold the database's write lock here.
         head = _locked_head()

@@ -5,17 +5,19 @@ found nothing to do, and the association thread looks for a decoded DIMSE messag
 A scanner sends one image and waits for its status before sending the next, so every such
 sleep is added to every image (several per image; under load each sleep lasts longer).
 `install()` makes those two sleeps end early: the DUL thread as soon as bytes arrive on its
-socket (and, for a while after traffic, within 0.2 ms of a status waiting to be sent), the
-association thread as soon as a message is decoded. The longest wait stays the original
-1 ms, so an idle association costs about what it did. Every other sleep in pynetdicom is left
-as it was.
+socket or a PDU is queued for sending (a "doorbell" pipe rung by the queue's `put`), the
+association thread as soon as a message is decoded. Neither polls: the longest wait stays
+the original 1 ms, so an idle association costs what it did, and a busy one spends no CPU
+(and no GIL) on waking up to look. Every other sleep in pynetdicom is left as it was.
 """
 
 from __future__ import annotations
 
+import os
 import select
 import threading
 import time
+import weakref
 from typing import Any
 
 import pynetdicom.association
@@ -24,11 +26,41 @@ from pynetdicom.association import Association
 from pynetdicom.dul import DULServiceProvider
 
 _REACTOR_DELAY = 0.001  # the association reactor's sleep (pynetdicom/association.py)
-# For this long after bytes arrived (an image, then its ingest), a waiting DUL thread also
-# looks for a status to send every _SLICE; an association quiet for longer is back to the
-# original cadence, so idle associations cost no more CPU than before.
-_BUSY = 0.5
-_SLICE = 0.0002
+
+
+def _doorbell(dul: DULServiceProvider) -> int:
+    """The read end of a pipe that gets a byte whenever a PDU is queued for this DUL."""
+    bell = getattr(dul, "_echoshare_doorbell", None)
+    if bell is not None:
+        return int(bell)
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    os.set_blocking(write_end, False)
+    queue = dul.to_provider_queue
+    put = queue.put
+
+    def ring_after_put(item: Any, block: bool = True, timeout: float | None = None) -> None:
+        put(item, block, timeout)
+        try:
+            os.write(write_end, b"\0")
+        except BlockingIOError:  # the pipe is full of rings already: the DUL will wake
+            pass
+        except OSError:  # closed: the association is over
+            pass
+
+    queue.put = ring_after_put  # type: ignore[method-assign]
+    # The pipe lives as long as the DUL object; an association ends its DUL for good.
+    weakref.finalize(dul, _close_pair, read_end, write_end)
+    dul._echoshare_doorbell = read_end  # type: ignore[attr-defined]
+    return read_end
+
+
+def _close_pair(read_end: int, write_end: int) -> None:
+    for fd in (read_end, write_end):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
 
 
 def _dul_wait(dul: DULServiceProvider, seconds: float) -> None:
@@ -36,19 +68,19 @@ def _dul_wait(dul: DULServiceProvider, seconds: float) -> None:
     if sock is None:
         time.sleep(seconds)
         return
-    now = time.monotonic()
-    deadline = now + seconds
-    step = _SLICE if now < getattr(dul, "_echoshare_busy_until", 0.0) else seconds
+    bell = _doorbell(dul)
+    if not dul.to_provider_queue.empty():
+        return
     try:
-        while dul.to_provider_queue.empty():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            if select.select([sock], [], [], min(remaining, step))[0]:
-                dul._echoshare_busy_until = time.monotonic() + _BUSY  # type: ignore[attr-defined]
-                return
+        ready = select.select([sock, bell], [], [], seconds)[0]
     except (OSError, ValueError):  # closed meanwhile: the reactor sees that next round
-        time.sleep(max(0.0, deadline - time.monotonic()))
+        time.sleep(seconds)
+        return
+    if bell in ready:
+        try:
+            os.read(bell, 4096)  # every ring is answered by this one look at the queue
+        except OSError:
+            pass
 
 
 def _association_wait(assoc: Association, seconds: float) -> None:

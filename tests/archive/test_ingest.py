@@ -199,6 +199,13 @@ class TestLinking:
             == appointment
         )
 
+    def test_the_clinic_day_ends_at_local_midnight(self, make_dicom):
+        late = _appointment("ACC1", "P7", datetime(2026, 3, 2, 23, 59, tzinfo=AMSTERDAM))
+        _appointment("ACC2", "P7", datetime(2026, 3, 3, 0, 0, tzinfo=AMSTERDAM))
+        source = make_dicom(AccessionNumber="", PatientID="P7", StudyDate="20260302")
+
+        assert instance_store(path=source, origin=DICOM_ORIGIN).instance.study.appointment == late
+
     def test_what_matches_nothing_goes_to_the_unmatched_list(self, make_dicom):
         _appointment("ACC1", "P7")
         source = make_dicom(AccessionNumber="NOPE", PatientID="P8", StudyDate="20260302")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import os
 import queue
 import socket
 import threading
@@ -11,14 +13,24 @@ from typing import Any
 
 import pynetdicom.association
 import pynetdicom.dul
+import pytest
 
 from echoshare.dicomnet import wakeups
 
 LONG = 30.0  # a wait that ends early ends long before this
 
 
+class _Dul:
+    """What _dul_wait uses of a DULServiceProvider (a plain class: it must be weakly
+    referenced, as the real one can)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.socket = SimpleNamespace(socket=sock)
+        self.to_provider_queue: queue.Queue[Any] = queue.Queue()
+
+
 def _dul(sock: socket.socket) -> Any:
-    return SimpleNamespace(socket=SimpleNamespace(socket=sock), to_provider_queue=queue.Queue())
+    return _Dul(sock)
 
 
 def test_a_dul_wait_ends_as_soon_as_bytes_arrive():
@@ -29,19 +41,34 @@ def test_a_dul_wait_ends_as_soon_as_bytes_arrive():
         started = time.monotonic()
         wakeups._dul_wait(dul, LONG)
         assert time.monotonic() - started < LONG / 2
-        assert dul._echoshare_busy_until > time.monotonic()  # look for a status to send soon
 
 
-def test_a_busy_dul_wait_ends_when_a_status_waits_to_be_sent():
+def test_a_dul_wait_ends_when_a_status_is_queued_to_be_sent():
     ours, peer = socket.socketpair()
     with ours, peer:
         dul = _dul(ours)
-        dul._echoshare_busy_until = time.monotonic() + LONG
+        wakeups._dul_wait(dul, 0.001)  # the doorbell is fitted on the first wait
         threading.Timer(0.05, dul.to_provider_queue.put, ["P-DATA"]).start()
         started = time.monotonic()
         wakeups._dul_wait(dul, LONG)
         assert time.monotonic() - started < LONG / 2
-        assert not dul.to_provider_queue.empty()
+        assert dul.to_provider_queue.get_nowait() == "P-DATA"  # left for the reactor
+        started = time.monotonic()
+        wakeups._dul_wait(dul, 0.05)  # the ring was answered: no early wake-up again
+        assert time.monotonic() - started >= 0.04
+
+
+def test_the_doorbell_pipe_closes_with_its_dul():
+    ours, peer = socket.socketpair()
+    with ours, peer:
+        dul = _dul(ours)
+        wakeups._dul_wait(dul, 0.001)
+        bell = dul._echoshare_doorbell
+        os.fstat(bell)
+        del dul
+        gc.collect()
+        with pytest.raises(OSError):
+            os.fstat(bell)
 
 
 def test_an_association_wait_ends_when_a_message_is_decoded():
