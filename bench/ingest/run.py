@@ -1,7 +1,8 @@
 """DICOM ingest benchmark (not a test): echoshare's listener against dcmtk `storescp` and
 Orthanc, the same data and the same sender, in one run.
 
-    uv run python bench/ingest/run.py [--singles 200] [--cines 3] [--processes 1] [--keep DIR]
+    uv run python bench/ingest/run.py [--runs 3] [--singles 200] [--cines 3] [--processes 1]
+                                      [--keep DIR]
 
 Data (made fresh with numpy + pydicom, dcmtk's dcmcjpeg for the JPEG cine): 800x600 RGB
 single frames, uncompressed 120-frame 800x600 RGB cines (173 MB each), one JPEG-baseline cine.
@@ -11,8 +12,11 @@ without it; Orthanc and storescp get it too). Receivers:
     (SQLite in WAL mode, synchronous=FULL) on, as deployed;
   - dcmtk `storescp --fork` (the practical limit: writes files, no index);
   - Orthanc (Debian package, default storage; it fsyncs too), when installed.
-Prints MB/s and instances/s per receiver and batch, peak memory (RSS of the receiver's whole
-process tree, sampled every 20 ms), echoshare's ratios, and the same with 4 senders at once.
+Each of `--runs` rounds starts every receiver afresh, one after the other, so that the shared
+machine's load falls on all of them; the figures are the medians of the rounds, and each
+round's single-frame ratio is printed too. Prints MB/s and instances/s per receiver and
+batch, peak memory (RSS of the receiver's whole process tree, sampled every 20 ms),
+echoshare's ratios, and the same with 4 senders at once.
 Targets (issue 4): cine MB/s >= 1.0x Orthanc; singles inst/s >= 0.8x Orthanc with one sender;
 receiver memory under 300 MB while a 173 MB cine arrives.
 """
@@ -333,10 +337,20 @@ def report(measured: dict[str, tuple[dict[str, Result], int]]) -> None:
             print(f"  {batch:<20} inst/s {inst:5.2f}x   MB/s {mbs:5.2f}x")
 
 
+def median_of(rounds: list[tuple[dict[str, Result], int]]) -> tuple[dict[str, Result], int]:
+    """Per batch the round with the median time; peak memory the highest of all rounds."""
+    results = {
+        batch: sorted((r[batch] for r, _ in rounds), key=lambda r: r.seconds)[len(rounds) // 2]
+        for batch in rounds[0][0]
+    }
+    return results, max(peak for _, peak in rounds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--singles", type=int, default=200)
     parser.add_argument("--cines", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=3, help="rounds over all receivers")
     parser.add_argument("--processes", type=int, default=1, help="echoshare listener processes")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: a temp dir)")
     args = parser.parse_args()
@@ -345,22 +359,40 @@ def main() -> None:
     try:
         print(f"making data in {work} ...", flush=True)
         batches = make_data(work / "data", args.singles, args.cines)
-        measured = {}
-        for name, start in (
-            ("storescp", lambda: start_storescp(work)),
-            ("Orthanc", lambda: start_orthanc(work)),
-            ("echoshare", lambda: start_echoshare(work, args.processes)),
-        ):
-            print(f"measuring {name} ...", flush=True)
-            outcome = measure(start, batches)
-            if outcome is not None:
-                measured[name] = outcome
-            for leftover in ("storescp", "orthanc", "echoshare"):
-                shutil.rmtree(work / leftover, ignore_errors=True)  # disk space for the next
-        report(measured)
+        rounds: dict[str, list[tuple[dict[str, Result], int]]] = {}
+        # Receivers take turns within each round, so that the load of the shared machine
+        # falls on all of them; each round starts every receiver afresh (empty archive).
+        for number in range(1, args.runs + 1):
+            for name, start in (
+                ("storescp", lambda: start_storescp(work)),
+                ("Orthanc", lambda: start_orthanc(work)),
+                ("echoshare", lambda: start_echoshare(work, args.processes)),
+            ):
+                print(f"round {number}: measuring {name} ...", flush=True)
+                outcome = measure(start, batches)
+                if outcome is not None:
+                    rounds.setdefault(name, []).append(outcome)
+                for leftover in ("storescp", "orthanc", "echoshare"):
+                    shutil.rmtree(work / leftover, ignore_errors=True)  # room for the next
+        report_rounds(rounds)
+        print(f"\nmedian of {args.runs} rounds:")
+        report({name: median_of(taken) for name, taken in rounds.items()})
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def report_rounds(rounds: dict[str, list[tuple[dict[str, Result], int]]]) -> None:
+    """Each round's single-frame ratio to Orthanc, to show how much the machine moved."""
+    if "Orthanc" not in rounds:
+        return
+    pairs = zip(rounds["echoshare"], rounds["Orthanc"], strict=True)
+    for number, ((ours, _), (theirs, _)) in enumerate(pairs, start=1):
+        ratio = ours["singles"].per_second / theirs["singles"].per_second
+        print(
+            f"round {number}: singles echoshare {ours['singles'].per_second:.1f} inst/s, "
+            f"Orthanc {theirs['singles'].per_second:.1f} inst/s, ratio {ratio:.2f}x"
+        )
 
 
 if __name__ == "__main__":

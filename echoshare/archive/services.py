@@ -41,6 +41,7 @@ __all__ = [
     "IngestOrigin",
     "IngestRefused",
     "IngestResult",
+    "Written",
     "archive_temp_write",
     "archive_temp_write_dataset",
     "archive_tmp_dir",
@@ -114,15 +115,19 @@ def archive_temp_write_dataset(
     return path
 
 
-def instance_store(*, path: Path, origin: IngestOrigin, move: bool = False) -> IngestResult:
+def instance_store(
+    *, path: Path, origin: IngestOrigin, move: bool = False, written: Written | None = None
+) -> IngestResult:
     """Archive the DICOM Part 10 file at `path` durably and index it; see the module doc.
 
     With `move=True` the file is consumed: renamed into place when it lies in
-    archive_tmp_dir() (copied otherwise), and removed whatever the outcome.
+    archive_tmp_dir() (copied otherwise), and removed whatever the outcome. `written` is
+    the SHA-256 and size of the bytes as they were written to such a file (the DICOM
+    listener's spool): it is then fsynced, not read back; a size that differs is hashed.
     Raises IngestRefused (bad input: its DIMSE status; no room or no database: 0xA700).
     """
     try:
-        header, (temp, sha256, size) = _read_and_stage(path, move=move)
+        header, ahead, (temp, sha256, size) = _read_and_stage(path, move=move, written=written)
     except OSError as exc:  # unreadable source, full tmp folder ...
         if move:
             storage.remove_quietly(path)
@@ -132,28 +137,72 @@ def instance_store(*, path: Path, origin: IngestOrigin, move: bool = False) -> I
             storage.remove_quietly(path)
         raise
     try:
-        return _store_staged(header, temp, sha256, size, origin)
+        return _store_staged(header, ahead, temp, sha256, size, origin)
     finally:
         storage.remove_quietly(temp)  # gone already when it was placed
 
 
-def _read_and_stage(path: Path, *, move: bool) -> tuple[InstanceHeader, tuple[Path, str, int]]:
-    """The checked header, and the file staged: fsynced in the archive's tmp folder, hashed.
+@dataclass(frozen=True)
+class Written:
+    sha256: str
+    size: int
+
+
+def _read_and_stage(
+    path: Path, *, move: bool, written: Written | None
+) -> tuple[InstanceHeader, _Lookup | None, tuple[Path, str, int]]:
+    """The checked header, the index reads it allows, and the file staged: fsynced in the
+    archive's tmp folder, hashed.
 
     A spooled C-STORE (already in the tmp folder) is hashed and fsynced by a helper thread
-    while this one parses the header: hashing and fsync run in C and on the disk without
-    the GIL, header parsing in Python, and a sending machine waits for both before it sends
-    its next image. The caller removes the file only after the helper is done with it.
+    while this one parses the header and asks the index: hashing and fsync run in C and on
+    the disk without the GIL, the rest in Python, and a sending machine waits for all of it
+    before it sends its next image. The caller removes the file only after the helper is
+    done with it.
     """
     if not (move and path.resolve().parent == archive_tmp_dir().resolve()):
-        return header_read(path), _stage(path, move=move)
-    staged = _staging_pool().submit(storage.hash_and_sync, path)
+        return header_read(path), None, _stage(path, move=move)
+    if written is not None:
+        staged = _staging_pool().submit(_sync_written, path, written)
+    else:
+        staged = _staging_pool().submit(storage.hash_and_sync, path)
     try:
         header = header_read(path)
+        ahead = _look_up(header)
     finally:
         wait([staged])
     sha256, size = staged.result()
-    return header, (path, sha256, size)
+    return header, ahead, (path, sha256, size)
+
+
+def _sync_written(path: Path, written: Written) -> tuple[str, int]:
+    if storage.sync_and_size(path) == written.size:
+        return written.sha256, written.size
+    log.warning("a spooled file's size differs from what was written to it: hashing it")
+    return storage.hash_and_sync(path)
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """What the index says of an instance's header, read before its transaction.
+
+    The transaction trusts it for its first attempt only: a parallel writer that changed
+    the answer meanwhile makes an INSERT fail (unique UIDs), and the retry reads again.
+    """
+
+    known: Instance | None
+    study_absent: bool  # False: the transaction reads (and updates) the study itself
+    appointment: Appointment | None = None  # what a study not archived yet matches
+
+
+def _look_up(header: InstanceHeader) -> _Lookup | None:
+    try:
+        known = _known_instance(header.sop_instance_uid)
+        if Study.objects.filter(study_instance_uid=header.study_instance_uid).exists():
+            return _Lookup(known, study_absent=False)
+        return _Lookup(known, study_absent=True, appointment=_appointment_for(header))
+    except DatabaseError:
+        return None  # the transaction's own reads report it with the right status
 
 
 @cache
@@ -171,11 +220,18 @@ def _stage(path: Path, *, move: bool) -> tuple[Path, str, int]:
 
 
 def _store_staged(
-    header: InstanceHeader, temp: Path, sha256: str, size: int, origin: IngestOrigin
+    header: InstanceHeader,
+    ahead: _Lookup | None,
+    temp: Path,
+    sha256: str,
+    size: int,
+    origin: IngestOrigin,
 ) -> IngestResult:
-    for _attempt in range(_INDEX_ATTEMPTS):
+    for attempt in range(_INDEX_ATTEMPTS):
+        if attempt:
+            ahead = None  # what was read before may be what made the last attempt fail
         try:
-            known = _known_instance(header.sop_instance_uid)
+            known = ahead.known if ahead else _known_instance(header.sop_instance_uid)
             duplicate = None if known is None else _identical_copy(known, sha256, origin)
         except DatabaseError as exc:
             raise _no_database(exc) from exc
@@ -188,7 +244,7 @@ def _store_staged(
         except OSError as exc:
             raise _no_room(exc) from exc
         try:
-            return _index(header, known, str(relative), sha256, size, origin, now)
+            return _index(header, known, ahead, str(relative), sha256, size, origin, now)
         except IntegrityError:
             # A parallel association indexed the same instance (or study) first (E2): take
             # the file back to tmp and look again; the next round finds the identical copy
@@ -253,6 +309,7 @@ def _identical_copy(known: Instance, sha256: str, origin: IngestOrigin) -> Inges
 def _index(
     header: InstanceHeader,
     known: Instance | None,
+    ahead: _Lookup | None,
     relative: str,
     sha256: str,
     size: int,
@@ -267,7 +324,10 @@ def _index(
     IntegrityError, which the caller answers by looking again.
     """
     with transaction.atomic():
-        study = _study_for(header, now)
+        if ahead is not None and ahead.study_absent:
+            study = _study_create(header, now, ahead.appointment)
+        else:
+            study = _study_for(header, now)
         if known is None:
             instance, version = Instance(study=study, sop_instance_uid=header.sop_instance_uid), 1
         else:
@@ -305,7 +365,7 @@ def _study_for(header: InstanceHeader, now: Any) -> Study:
         .first()
     )
     if study is None:
-        return _study_create(header, now)
+        return _study_create(header, now, _appointment_for(header))
     changed = ["last_received_at"]
     # An unmatched study tries again when a new batch of its images arrives (its appointment
     # may have been booked since), not for every image of one transfer.
@@ -321,10 +381,10 @@ def _study_for(header: InstanceHeader, now: Any) -> Study:
     return study
 
 
-def _study_create(header: InstanceHeader, now: Any) -> Study:
+def _study_create(header: InstanceHeader, now: Any, appointment: Appointment | None) -> Study:
     study = Study(
         study_instance_uid=header.study_instance_uid,
-        appointment=_appointment_for(header),
+        appointment=appointment,
         patient_id=header.patient_id,
         patient_name=header.patient_name,
         accession_number=header.accession_number,

@@ -146,6 +146,16 @@ def hash_and_sync(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def sync_and_size(path: Path) -> int:
+    """fsync a file we are about to move into place; its size."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fsync_file(fd)
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as reader:

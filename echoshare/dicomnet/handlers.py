@@ -22,9 +22,10 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 from pydicom.dataset import Dataset
 
-from echoshare.archive.services import IngestOrigin, IngestRefused, instance_store
+from echoshare.archive.services import IngestOrigin, IngestRefused, Written, instance_store
 from echoshare.core.logging import scrub
 from echoshare.dicomnet.config import DicomConfig
+from echoshare.dicomnet.spool import HashingSpool
 from echoshare.dicomnet.worklist import (
     WorklistQueryError,
     worklist_appointments,
@@ -144,7 +145,9 @@ def handle_store(event: Any, config: DicomConfig) -> int | Dataset:
     stats = _stats_of(assoc)
     close_old_connections()
     try:
-        result = instance_store(path=Path(event.dataset_path), origin=origin, move=True)
+        result = instance_store(
+            path=Path(event.dataset_path), origin=origin, move=True, written=_written(event)
+        )
     except IngestRefused as refused:
         stats.refused += 1
         logger.warning("C-STORE refused 0x%04X: %s", refused.status, scrub(refused.reason))
@@ -165,6 +168,14 @@ def handle_store(event: Any, config: DicomConfig) -> int | Dataset:
     else:
         stats.duplicates += 1
     return SUCCESS
+
+
+def _written(event: Any) -> Written | None:
+    """The SHA-256 and size of the spooled data set, hashed as pynetdicom wrote it."""
+    spool = getattr(event.request, "_dataset_file", None)
+    if isinstance(spool, HashingSpool):
+        return Written(sha256=spool.sha256(), size=spool.size)
+    return None
 
 
 def handle_find(event: Any) -> Iterator[tuple[int | Dataset, Dataset | None]]:

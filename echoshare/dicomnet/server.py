@@ -1,19 +1,16 @@
 """The DICOM listener: one pynetdicom AE with explicit presentation contexts and handlers.
 
 C-STORE data is streamed to a spool file in the archive's temporary folder while it arrives
-(`STORE_RECV_CHUNKED_DATASET`): memory stays flat for a 173 MB cine, and the archive's ingest
+(echoshare/dicomnet/spool.py): memory stays flat for a 173 MB cine, and the archive's ingest
 can rename the file into place on the same filesystem instead of copying it.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import pynetdicom
@@ -31,19 +28,9 @@ from echoshare.dicomnet.contexts import (
     STORAGE_TRANSFER_SYNTAXES,
     VERIFICATION,
 )
+from echoshare.dicomnet.spool import spool_clean_stale, spool_file
 
 logger = logging.getLogger("echoshare.dicomnet")
-
-SPOOL_PREFIX = "dicom-rx-"
-
-
-def spool_file(*args: Any, **kwargs: Any) -> Any:
-    """Replaces pynetdicom's NamedTemporaryFile for received datasets: same filesystem as the
-    archive, and named after this process so that a restart can remove what a killed
-    predecessor left behind."""
-    kwargs["dir"] = archive_tmp_dir()
-    kwargs["prefix"] = f"{SPOOL_PREFIX}{os.getpid()}-"
-    return tempfile.NamedTemporaryFile(*args, **kwargs)  # pynetdicom closes it
 
 
 def _configure_pynetdicom() -> None:
@@ -51,31 +38,8 @@ def _configure_pynetdicom() -> None:
     # pynetdicom logs whole identifiers at INFO: patient names and IDs (G2).
     pynetdicom._config.LOG_REQUEST_IDENTIFIERS = False
     pynetdicom._config.LOG_RESPONSE_IDENTIFIERS = False
-    pynetdicom.dimse_messages.NamedTemporaryFile = spool_file  # type: ignore[attr-defined]
+    pynetdicom.dimse_messages.NamedTemporaryFile = spool_file  # type: ignore[attr-defined,assignment]
     wakeups.install()  # no fixed 1 ms sleeps per image (docs/performance.md, Ingest)
-
-
-def spool_clean_stale() -> int:
-    """Remove spool files of processes that no longer run (killed mid-transfer)."""
-    removed = 0
-    for path in archive_tmp_dir().glob(f"{SPOOL_PREFIX}*"):
-        pid_text = path.name.removeprefix(SPOOL_PREFIX).split("-", 1)[0]
-        if pid_text.isdigit() and not _process_alive(int(pid_text)):
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def build_ae(config: DicomConfig) -> AE:
@@ -155,7 +119,3 @@ def dicom_server_stop(server: ThreadedAssociationServer, *, grace: float) -> Non
         assoc.abort()
     for assoc in server.active_associations:
         assoc.join(timeout=5)
-
-
-def spool_files() -> list[Path]:
-    return sorted(archive_tmp_dir().glob(f"{SPOOL_PREFIX}*"))

@@ -17,6 +17,7 @@ from pydicom import dcmread
 from echoshare.archive.models import Instance, InstanceFile, Study
 from echoshare.archive.services import (
     IngestOrigin,
+    Written,
     archive_temp_write,
     archive_tmp_dir,
     instance_store,
@@ -137,6 +138,26 @@ def test_move_renames_a_file_from_the_archive_tmp_folder(make_dicom):
 
     assert result.created
     assert not temp.exists()
+    assert result.instance.files.get().sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_a_hash_taken_while_writing_is_kept_and_the_file_not_read_back(make_dicom):
+    data = make_dicom().read_bytes()
+    temp = archive_temp_write(chunks=[data])
+    as_written = Written(sha256="ab" * 32, size=len(data))  # not the file's: proves the use
+
+    result = instance_store(path=temp, origin=DICOM_ORIGIN, move=True, written=as_written)
+
+    assert result.instance.files.get().sha256 == "ab" * 32
+
+
+def test_a_file_whose_size_differs_from_what_was_written_is_hashed(make_dicom):
+    data = make_dicom().read_bytes()
+    temp = archive_temp_write(chunks=[data])
+    as_written = Written(sha256="ab" * 32, size=len(data) - 1)
+
+    result = instance_store(path=temp, origin=DICOM_ORIGIN, move=True, written=as_written)
+
     assert result.instance.files.get().sha256 == hashlib.sha256(data).hexdigest()
 
 

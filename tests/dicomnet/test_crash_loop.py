@@ -28,7 +28,7 @@ from pynetdicom import AE, _config
 from pynetdicom.sop_class import UltrasoundImageStorage
 
 from echoshare.archive.models import InstanceFile
-from echoshare.dicomnet.server import SPOOL_PREFIX
+from echoshare.dicomnet.spool import SPOOL_PREFIX
 from tests.conftest import on_postgres
 
 pytestmark = [pytest.mark.dicom, pytest.mark.slow]

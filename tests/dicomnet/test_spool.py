@@ -3,6 +3,7 @@ killed or cut-off transfer leaves there is removed."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import struct
@@ -13,7 +14,7 @@ import time
 import pytest
 
 from echoshare.archive.services import archive_tmp_dir
-from echoshare.dicomnet.server import SPOOL_PREFIX, spool_clean_stale, spool_file, spool_files
+from echoshare.dicomnet.spool import SPOOL_PREFIX, spool_clean_stale, spool_file, spool_files
 
 pytestmark = pytest.mark.dicom
 
@@ -30,6 +31,18 @@ def test_spool_files_live_in_the_archive_tmp_folder_named_for_this_process():
     try:
         assert os.path.dirname(spool.name) == str(archive_tmp_dir())
         assert os.path.basename(spool.name).startswith(f"{SPOOL_PREFIX}{os.getpid()}-")
+    finally:
+        os.unlink(spool.name)
+
+
+def test_a_spool_file_knows_the_hash_and_size_of_what_was_written_to_it():
+    with spool_file(delete=False, mode="wb", suffix=".dcm") as spool:
+        for piece in (b"\0" * 128, b"DICM", b"rest of the file" * 1000):
+            spool.write(piece)
+    try:
+        data = open(spool.name, "rb").read()
+        assert spool.size == len(data) == 132 + 16 * 1000
+        assert spool.sha256() == hashlib.sha256(data).hexdigest()
     finally:
         os.unlink(spool.name)
 

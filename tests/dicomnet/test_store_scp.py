@@ -26,7 +26,7 @@ from pynetdicom import AE, _config
 from pynetdicom.sop_class import UltrasoundImageStorage
 
 from echoshare.archive.models import Instance, InstanceFile
-from echoshare.dicomnet.server import spool_files
+from echoshare.dicomnet.spool import spool_files
 from tests.dicomnet.conftest import dcmtk
 
 pytestmark = pytest.mark.dicom
