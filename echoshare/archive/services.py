@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from pydicom.dataset import FileMetaDataset
 from pydicom.filewriter import write_file_meta_info
@@ -195,10 +195,21 @@ class _Lookup:
     appointment: Appointment | None = None  # what a study not archived yet matches
 
 
+# Both questions in one statement of the unique indexes: nearly every image is a new
+# instance, and its study is new for the first image of an exam.
+_PROBE_SQL = """
+SELECT (SELECT 1 FROM archive_instance WHERE sop_instance_uid = %s),
+       (SELECT 1 FROM archive_study WHERE study_instance_uid = %s)
+"""
+
+
 def _look_up(header: InstanceHeader) -> _Lookup | None:
     try:
-        known = _known_instance(header.sop_instance_uid)
-        if Study.objects.filter(study_instance_uid=header.study_instance_uid).exists():
+        with connection.cursor() as cursor:
+            cursor.execute(_PROBE_SQL, [header.sop_instance_uid, header.study_instance_uid])
+            instance_known, study_known = cursor.fetchone()
+        known = _known_instance(header.sop_instance_uid) if instance_known else None
+        if study_known:
             return _Lookup(known, study_absent=False)
         return _Lookup(known, study_absent=True, appointment=_appointment_for(header))
     except DatabaseError:
