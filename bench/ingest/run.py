@@ -369,7 +369,11 @@ def main() -> None:
                 ("echoshare", lambda: start_echoshare(work, args.processes)),
             ):
                 print(f"round {number}: measuring {name} ...", flush=True)
-                outcome = measure(start, batches)
+                try:
+                    outcome = measure(start, batches)
+                except RuntimeError as failed:  # a receiver refused or aborted: say so
+                    print(f"round {number}: {name} failed, round not counted: {failed}")
+                    outcome = None
                 if outcome is not None:
                     rounds.setdefault(name, []).append(outcome)
                 for leftover in ("storescp", "orthanc", "echoshare"):
@@ -386,6 +390,8 @@ def report_rounds(rounds: dict[str, list[tuple[dict[str, Result], int]]]) -> Non
     """Each round's single-frame ratio to Orthanc, to show how much the machine moved."""
     if "Orthanc" not in rounds:
         return
+    if len(rounds["Orthanc"]) != len(rounds.get("echoshare", [])):
+        return  # a failed round: the medians below still compare what was measured
     pairs = zip(rounds["echoshare"], rounds["Orthanc"], strict=True)
     for number, ((ours, _), (theirs, _)) in enumerate(pairs, start=1):
         ratio = ours["singles"].per_second / theirs["singles"].per_second
