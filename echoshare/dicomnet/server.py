@@ -19,7 +19,7 @@ from pynetdicom import AE, evt
 from pynetdicom.transport import ThreadedAssociationServer
 
 from echoshare.archive.services import archive_tmp_dir
-from echoshare.dicomnet import handlers, wakeups
+from echoshare.dicomnet import handlers, large_reads, wakeups
 from echoshare.dicomnet.config import DicomConfig
 from echoshare.dicomnet.contexts import (
     MODALITY_WORKLIST_FIND,
@@ -40,6 +40,7 @@ def _configure_pynetdicom() -> None:
     pynetdicom._config.LOG_RESPONSE_IDENTIFIERS = False
     pynetdicom.dimse_messages.NamedTemporaryFile = spool_file  # type: ignore[attr-defined,assignment]
     wakeups.install()  # no fixed 1 ms sleeps per image (docs/performance.md, Ingest)
+    large_reads.install()  # a PDU in a few reads, not in 4 KiB pieces
 
 
 def build_ae(config: DicomConfig) -> AE:
