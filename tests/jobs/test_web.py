@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import signal
 import socket
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import requests
 
-from echoshare.core.client_address import client_address, client_hash
+from echoshare.core.client_address import client_address, client_hash, key_folder
 from echoshare.core.gunicorn_conf import access_line, gunicorn_options, hide_addresses
 from tests.jobs.conftest import Processes, wait_for
 
@@ -51,6 +51,9 @@ def test_the_access_log_of_a_share_request_holds_no_token_and_no_address(
     assert TOKEN not in log
     assert "127.0.0.1" not in log.replace(f"127.0.0.1:{port}", "")  # only gunicorn's own bind
     assert f"GET /s/[token]/?[query] {response.status_code}" in lines[0]
+    # The server made the day key in the DATA_DIR it shares with this test (processes
+    # fixture); this process reads that key, so it computes the same pseudonym.
+    assert (key_folder() / datetime.now(UTC).date().isoformat()).is_file()
     assert f"client={client_hash('127.0.0.1')}" in lines[0]
 
 
