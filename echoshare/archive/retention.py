@@ -44,6 +44,7 @@ from echoshare.audit.services import audit_record
 # and the locks that raw SQL would bypass. backup.py reads its file list with SQL only
 # because it must read the *copy* of the database, not because of a layering rule.
 from echoshare.clinic.models import ExportedMedia
+from echoshare.clinic.publishing import exam_shares_revoke_later
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -284,6 +285,10 @@ def _destroy(request: DestructionRequest) -> tuple[int, int]:
         files = sum(_delete_study(study) for study in studies)
     else:  # the study went before (purged): nothing is left to destroy
         return 0, 0
+    if exam_id is not None:
+        # The patient's copies on the portal stop being served too: revoked by a job after
+        # the commit, so the portal can neither delay nor fail the destruction.
+        exam_shares_revoke_later(appointment_id=exam_id, reason=f"destruction:{request.key}")
     return files, _delete_media(_locked_media_of(exam_id))
 
 

@@ -23,10 +23,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from echoshare.archive.models import DestructionRequest
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 from echoshare.clinic import portal_client
@@ -72,7 +73,16 @@ class PublishBlocked(Exception):
 
 
 class ShareActionError(Exception):
-    """A staff action on a share failed (the portal refused it or could not be reached)."""
+    """A staff action on a share failed (the portal refused it or could not be reached).
+
+    `portal_error` is the portal's refusal or the failure to reach it, when that was the cause.
+    """
+
+    def __init__(
+        self, message: str, *, portal_error: portal_client.PortalError | None = None
+    ) -> None:
+        super().__init__(message)
+        self.portal_error = portal_error
 
 
 # --- small helpers ------------------------------------------------------------------------
@@ -461,17 +471,24 @@ def _portal(call: Any, **kwargs: Any) -> dict[str, Any]:
     try:
         return call(**kwargs)  # type: ignore[no-any-return]
     except portal_client.PortalError as exc:
-        raise ShareActionError(f"the portal did not accept it: {exc}") from exc
+        raise ShareActionError(f"the portal did not accept it: {exc}", portal_error=exc) from exc
 
 
-def _staff_audit(publication: Publication, event: str, user: User | None, detail: str = "") -> None:
+def _staff_audit(
+    publication: Publication,
+    event: str,
+    user: User | None,
+    detail: str = "",
+    *,
+    source: str = "web",
+) -> None:
     audit_record(
         event=event,
         user=user,
         patient_ref=_patient_ref(publication.appointment),
         object_ref=_object_ref(publication),
         detail=detail,
-        source="web",
+        source=source,
     )
 
 
@@ -512,8 +529,14 @@ def share_extend(*, publication: Publication, until: date, user: User | None) ->
     return publication
 
 
-def share_revoke(*, publication: Publication, user: User | None) -> Publication:
-    """End the share now: the patient's link stops working at once."""
+def share_revoke(
+    *, publication: Publication, user: User | None, source: str = "web", detail: str = ""
+) -> Publication:
+    """End the share now: the patient's link stops working at once.
+
+    Staff press Revoke (source "web"); after a destruction on request the job
+    `revoke_destroyed_shares` calls it with source "scheduler" and the request as `detail`.
+    """
     if publication.has_ended:
         return publication
     if publication.portal_share_id:
@@ -522,7 +545,7 @@ def share_revoke(*, publication: Publication, user: User | None) -> Publication:
         locked = Publication.objects.select_for_update().get(pk=publication.pk)
         if not locked.has_ended:
             publication_end(publication=locked, state=State.REVOKED)
-            _staff_audit(locked, events.SHARE_REVOKED, user)
+            _staff_audit(locked, events.SHARE_REVOKED, user, detail, source=source)
     publication.refresh_from_db()
     return publication
 
@@ -548,6 +571,107 @@ def share_republish(*, appointment: Appointment, user: User | None) -> Publicati
         share_revoke(publication=publication, user=user)
     appointment.publications.filter(state=State.FAILED).update(state=State.REVOKED)
     return share_publish(appointment=appointment, user=user)
+
+
+# --- after a destruction on request (docs/archive.md) -----------------------------------------
+
+
+def exam_shares_revoke_later(*, appointment_id: int, reason: str) -> int:
+    """Call inside the transaction that destroys an exam's archived data: every share of the
+    exam that has not ended is revoked by a job after the commit. Returns how many.
+
+    The ids are taken now, so a share published later from newly received images is not
+    revoked by a late retry. Failed publications count too: a retry of one may be uploading
+    right now, and `_published` revokes a share whose publication was revoked meanwhile.
+    The portal is never called here: the destruction neither waits for it nor fails with it.
+    """
+    ids = list(
+        Publication.objects.filter(appointment_id=appointment_id)
+        .exclude(state__in=Publication.ENDED_STATES)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if ids:
+        from echoshare.clinic.tasks import revoke_destroyed_shares  # tasks imports this module
+
+        transaction.on_commit(
+            lambda: revoke_destroyed_shares.enqueue(publication_ids=ids, reason=reason)
+        )
+    return len(ids)
+
+
+def _ended_on_portal(error: portal_client.PortalError) -> bool:
+    """The portal no longer serves the share: it ended there (deleted by the patient,
+    expired: 409 share_ended; a revoked one answers 200) or its tombstone is gone (404)."""
+    return (error.status, error.error) in ((409, "share_ended"), (404, "not_found"))
+
+
+def shares_revoke_after_destruction(*, publication_ids: list[int], reason: str) -> int:
+    """The job: revoke these shares through `share_revoke` (audited, source "scheduler").
+    Returns how many were revoked now.
+
+    Repeatable: ended shares are skipped, so a retry picks up only what is left. A share that
+    already ended on the portal counts as done (the status pull records how it ended). Raises
+    the portal's error when it could not be reached (the queue retries after its backoff),
+    and PermanentError when the portal refused for another reason.
+    """
+    revoked = 0
+    unreachable: portal_client.PortalError | None = None
+    refused: list[str] = []
+    for publication_id in publication_ids:
+        publication = (
+            Publication.objects.select_related("appointment__patient")
+            .filter(pk=publication_id)
+            .first()
+        )
+        if publication is None or publication.has_ended:
+            continue
+        try:
+            share_revoke(publication=publication, user=None, source="scheduler", detail=reason)
+        except ShareActionError as exc:
+            error = exc.portal_error
+            if error is not None and _ended_on_portal(error):
+                logger.info("share %s had ended on the portal already", publication.key)
+            elif error is not None and error.retryable:
+                unreachable = error  # the others are still tried: one may succeed
+            else:
+                refused.append(f"share {publication.key}: {exc}")
+            continue
+        revoked += 1
+    if unreachable is not None:
+        raise unreachable
+    if refused:
+        raise PermanentError("; ".join(refused))
+    return revoked
+
+
+def destroyed_shares_sweep() -> int:
+    """The hourly safety net: revoke the shares of destroyed exams that are still open, for
+    when the revoke job gave up (the portal was down longer than its retries last).
+    Returns how many were revoked now; raises like `shares_revoke_after_destruction`."""
+    destructions = DestructionRequest.objects.filter(
+        status=DestructionRequest.Status.EXECUTED,
+        accession_number__gt="",
+        accession_number=OuterRef("appointment__accession_number"),
+        # Only shares made before the destruction: a later one shows images received since.
+        executed_at__gte=OuterRef("created_at"),
+    ).order_by("executed_at")
+    owed = (
+        Publication.objects.exclude(state__in=Publication.ENDED_STATES)
+        .annotate(destruction=Subquery(destructions.values("key")[:1]))
+        .filter(destruction__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "destruction")
+    )
+    by_request: dict[str, list[int]] = {}
+    for publication_id, request_key in owed:
+        by_request.setdefault(request_key, []).append(publication_id)
+    revoked = 0
+    for request_key, ids in by_request.items():
+        revoked += shares_revoke_after_destruction(
+            publication_ids=ids, reason=f"destruction:{request_key}"
+        )
+    return revoked
 
 
 # --- password and contact details -----------------------------------------------------------
