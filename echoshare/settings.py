@@ -89,7 +89,12 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     *(
-        ["django_otp.middleware.OTPMiddleware", "echoshare.clinic.middleware.StaffIdleMiddleware"]
+        [
+            "django_otp.middleware.OTPMiddleware",
+            "echoshare.clinic.middleware.StaffIdleMiddleware",
+            # Audits every 403 a logged-in staff member gets (NEN 7513); clinic tier only.
+            "echoshare.clinic.middleware.AccessDeniedAuditMiddleware",
+        ]
         if SERVES_CLINIC
         else []
     ),

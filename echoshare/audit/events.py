@@ -22,6 +22,10 @@ SESSION_EXPIRED = "staff.session_expired"
 STAFF_CREATED = "staff.created"
 STAFF_CHANGED = "staff.changed"
 OTP_DEVICE_CREATED = "staff.otp_device_created"
+# A logged-in staff member was answered 403 on a clinic-tier page, JSON endpoint or admin page
+# (outcome "denied"; NEN 7513 counts refused attempts as access attempts). Written in one
+# place, echoshare.clinic.middleware.AccessDeniedAuditMiddleware, never by a view.
+ACCESS_DENIED = "access.denied"
 
 # The audit log itself
 AUDIT_VIEWED = "audit.viewed"
@@ -63,6 +67,11 @@ BACKUP_RESTORED = "backup.restored"
 IMAGE_RENDERED = "image.rendered"
 PREVIEW_VIEWED = "preview.viewed"
 CROP_SET = "crop.set"
+# Device rules (what every image of one machine and size keeps, blanks or crops), changed in
+# the admin; a staff crop saved as a rule from the exam page is CROP_SET ("saved as device rule").
+DEVICE_RULE_CREATED = "device_rule.created"
+DEVICE_RULE_CHANGED = "device_rule.changed"
+DEVICE_RULE_DELETED = "device_rule.deleted"
 SHARE_PUBLISHED = "share.published"
 SHARE_DELETED = "share.deleted"
 SHARE_EXPIRED = "share.expired"

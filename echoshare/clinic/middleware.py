@@ -1,5 +1,5 @@
-"""Staff pages (under /staff/): idle expiry of sessions (NEN 7510), and a referrer policy
-that lets their forms pass Django's CSRF origin check.
+"""Staff pages (under /staff/): idle expiry of sessions (NEN 7510), a referrer policy that
+lets their forms pass Django's CSRF origin check, and an audit record for every refusal.
 
 The site-wide `Referrer-Policy: no-referrer` (patient links carry a token) makes browsers
 send `Origin: null` with a form POST, which Django's CSRF check refuses. Staff URLs hold no
@@ -8,17 +8,26 @@ secret, so their pages use `same-origin`: still nothing is sent to another site.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
+from echoshare.archive.models import Study
 from echoshare.audit import events
+from echoshare.audit.escaping import escape_control
 from echoshare.audit.services import audit_record
+from echoshare.clinic.models import Appointment, Patient
+from echoshare.notify.models import Message
+
+logger = logging.getLogger(__name__)
 
 LAST_SEEN_KEY = "staff_last_seen"
 STAFF_PREFIX = "/staff/"
@@ -63,3 +72,122 @@ class StaffIdleMiddleware:
         if "application/json" in request.headers.get("Accept", ""):
             return JsonResponse({"error": "session expired"}, status=401)
         return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
+
+
+# --- Refused access (NEN 7513) -------------------------------------------------------------
+_DENIED_REASON = "_echoshare_denied_reason"  # set on the request by process_exception
+
+
+def _first(values: Any) -> str:
+    """The first non-empty value of a `values_list(...).first()` row (a value or a tuple)."""
+    row = values if isinstance(values, tuple) else (values,)
+    return next((str(value) for value in row if value), "")
+
+
+# The patient behind a staff URL, from the URL's own arguments: one indexed query each.
+_PATIENT_BY_URL_ARGUMENT: dict[str, Callable[[Any], str]] = {
+    "accession_number": lambda value: _first(
+        Appointment.objects.filter(accession_number=value)
+        .values_list("patient__patient_id", flat=True)
+        .first()
+    ),
+    "reference": lambda value: _first(
+        Message.objects.filter(reference=value).values_list("patient_ref", flat=True).first()
+    ),
+    "study_key": lambda value: _first(
+        Study.objects.filter(key=value)
+        .values_list("appointment__patient__patient_id", "patient_id")
+        .first()
+    ),
+}
+# ... and behind an admin page of one object ("<app>_<model>_<view>", argument object_id).
+_PATIENT_BY_ADMIN_OBJECT: dict[str, Callable[[int], str]] = {
+    "clinic_patient": lambda pk: _first(
+        Patient.objects.filter(pk=pk).values_list("patient_id", flat=True).first()
+    ),
+    "clinic_appointment": lambda pk: _first(
+        Appointment.objects.filter(pk=pk).values_list("patient__patient_id", flat=True).first()
+    ),
+    "archive_study": lambda pk: _first(
+        Study.objects.filter(pk=pk)
+        .values_list("appointment__patient__patient_id", "patient_id")
+        .first()
+    ),
+    "notify_message": lambda pk: _first(
+        Message.objects.filter(pk=pk).values_list("patient_ref", flat=True).first()
+    ),
+}
+
+
+def _patient_ref(request: HttpRequest) -> str:
+    """The patient ID when the refused URL names an exam, study, message or patient; else ""."""
+    match = request.resolver_match
+    if match is None:
+        return ""
+    for argument, lookup in _PATIENT_BY_URL_ARGUMENT.items():
+        if argument in match.kwargs:
+            return lookup(match.kwargs[argument])
+    object_id = str(match.kwargs.get("object_id", ""))
+    if match.namespace == "admin" and object_id.isdigit() and match.url_name:
+        lookup_admin = _PATIENT_BY_ADMIN_OBJECT.get(match.url_name.rsplit("_", 1)[0])
+        return lookup_admin(int(object_id)) if lookup_admin else ""
+    return ""
+
+
+def _denied_detail(request: HttpRequest) -> str:
+    match = request.resolver_match
+    view = match.view_name if match is not None else "?"
+    reason = getattr(request, _DENIED_REASON, "refused, not by a permission check (e.g. CSRF)")
+    return f"{request.method} {view}: {reason}"
+
+
+def access_denied_record(request: HttpRequest) -> None:
+    """Audit a 403 answered to a logged-in user; never raises (the 403 must still go out)."""
+    try:
+        user = request.user
+        if not user.is_authenticated:
+            return  # the staff gate sends them to the login, where failures are audited
+        with transaction.atomic():
+            audit_record(
+                event=events.ACCESS_DENIED,
+                outcome=events.DENIED,
+                user=user,
+                patient_ref=_patient_ref(request),
+                object_ref=request.path,  # never the query string; staff paths hold no secret
+                detail=_denied_detail(request),
+                source=f"web:{request.META.get('REMOTE_ADDR', '')}",
+            )
+    # Whatever failed (database locked by a flood of 403s, a lookup), the refusal itself
+    # must reach the client as a 403, never a 500; the log says the record is missing.
+    except Exception:
+        # Escaped here as well: a handler without the scrub filter must not get forged lines.
+        path = escape_control(request.path)
+        logger.exception("access.denied not audited: %s %s", request.method, path)
+
+
+class AccessDeniedAuditMiddleware:
+    """One `access.denied` record (outcome "denied") for every 403 a logged-in user gets
+    under /staff/: staff pages, their JSON endpoints, the admin and the audit log.
+
+    A middleware rather than the 403 handler (`handler403`): the handler is only called for
+    a PermissionDenied raised by a view, while this sees every 403 on its way out, whoever
+    answered it: the staff gate, the admin's own permission checks, a view returning
+    HttpResponseForbidden, Django's CSRF check. So no view can forget it, and none records
+    it itself. It is in MIDDLEWARE only on a tier that serves the clinic (settings.py: the
+    portal has no audit app), and it ignores paths outside /staff/: with ECHOSHARE_ROLE=all
+    the portal's paths hold link tokens and its visitors are not staff.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 403 and request.path.startswith(STAFF_PREFIX):
+            access_denied_record(request)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> None:
+        """Notes why: Django turns the PermissionDenied into the 403 after this returns."""
+        if isinstance(exception, PermissionDenied):
+            setattr(request, _DENIED_REASON, "permission denied")
