@@ -46,6 +46,10 @@ _ADMINISTRATION = (
     "clinic.add_apitoken",
     "clinic.change_apitoken",
     "audit.view_auditrecord",
+    # The shipped device rules are off until a clinic checks them (docs/anonymization.md):
+    # administrators switch them on and correct crops in the admin (audited).
+    "imaging.view_devicerule",
+    "imaging.change_devicerule",
     "auth.view_user",
     "auth.change_user",
     "auth.view_group",
