@@ -16,6 +16,7 @@ from echoshare.archive import errors, storage
 from echoshare.archive.services import IngestOrigin, IngestRefused, instance_store
 from echoshare.archive.uploads import ArchiveTempFile, ArchiveTempUploadHandler
 from echoshare.clinic.access import staff_required
+from echoshare.core.client_address import client_address
 
 _HTTP_STATUS = {
     errors.CANNOT_UNDERSTAND: 415,
@@ -73,7 +74,7 @@ def _store(request: HttpRequest, upload: object) -> UploadOutcome:
     if not isinstance(upload, ArchiveTempFile):  # cannot happen with our handler
         return UploadOutcome(name, _("not stored"), 400)
     origin = IngestOrigin(
-        source="web", address=request.META.get("REMOTE_ADDR", ""), user_id=request.user.pk
+        source="web", address=client_address(request.META), user_id=request.user.pk
     )
     try:
         result = instance_store(path=Path(upload.path), origin=origin, move=True)

@@ -22,8 +22,15 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from echoshare.clinic.roles import ROLES
+from echoshare.core.client_address import client_address
 
 View = TypeVar("View", bound=Callable[..., HttpResponse])
+
+
+def audit_source(request: HttpRequest) -> str:
+    """An audit record's source for a staff request: "web:" and the client's address (behind
+    a trusted proxy, the address it forwarded: ECHOSHARE_TRUSTED_PROXIES)."""
+    return f"web:{client_address(request.META)}"
 
 
 def is_verified_staff(user: Any) -> bool:

@@ -37,6 +37,7 @@ from echoshare.clinic.services import (
     appointment_status_set,
     booking_apply,
 )
+from echoshare.core.client_address import client_address
 
 MAX_BODY_BYTES = 64 * 1024
 ApiView = Callable[..., HttpResponse]
@@ -63,7 +64,7 @@ def _appointment_json(appointment: Appointment) -> dict[str, Any]:
 
 
 def _source(token: ApiToken, request: HttpRequest) -> str:
-    return f"api:{token.name}@{request.META.get('REMOTE_ADDR', '')}"
+    return f"api:{token.name}@{client_address(request.META)}"
 
 
 def token_required(view: ApiView) -> ApiView:

@@ -24,6 +24,7 @@ from echoshare.archive.models import Study
 from echoshare.audit import events
 from echoshare.audit.escaping import escape_control
 from echoshare.audit.services import audit_record
+from echoshare.clinic.access import audit_source
 from echoshare.clinic.models import Appointment, Patient
 from echoshare.notify.models import Message
 
@@ -155,7 +156,7 @@ def access_denied_record(request: HttpRequest) -> None:
                 patient_ref=_patient_ref(request),
                 object_ref=request.path,  # never the query string; staff paths hold no secret
                 detail=_denied_detail(request),
-                source=f"web:{request.META.get('REMOTE_ADDR', '')}",
+                source=audit_source(request),
             )
     # Whatever failed (database locked by a flood of 403s, a lookup), the refusal itself
     # must reach the client as a 403, never a 500; the log says the record is missing.

@@ -17,7 +17,7 @@ from django_otp import login as otp_login
 
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
-from echoshare.clinic.access import staff_required
+from echoshare.clinic.access import audit_source, staff_required
 from echoshare.clinic.accounts import (
     lockout_remaining,
     login_failure_register,
@@ -25,10 +25,6 @@ from echoshare.clinic.accounts import (
     totp_match,
 )
 from echoshare.clinic.forms import StaffLoginForm
-
-
-def _source(request: HttpRequest) -> str:
-    return f"web:{request.META.get('REMOTE_ADDR', '')}"
 
 
 def _next_url(request: HttpRequest) -> str:
@@ -59,7 +55,7 @@ def _refuse(request: HttpRequest, form: StaffLoginForm, username: str, reason: s
             outcome=events.FAILURE,
             user=account,  # type: ignore[arg-type]
             detail=reason if account else "unknown account",
-            source=_source(request),
+            source=audit_source(request),
         )
     # One message for every reason: the page does not tell which part was wrong.
     form.add_error(None, _("User name, password or code is not correct."))
@@ -74,7 +70,7 @@ def _locked(request: HttpRequest, form: StaffLoginForm, username: str, wait: int
             outcome=events.DENIED,
             user=account,  # type: ignore[arg-type]
             detail=f"locked for {wait} more seconds",
-            source=_source(request),
+            source=audit_source(request),
         )
     minutes = max(1, (wait + 59) // 60)
     form.add_error(
@@ -108,7 +104,7 @@ def staff_login(request: HttpRequest) -> HttpResponse:
         login(request, user)
         otp_login(request, device)
         login_success_reset(username)
-        audit_record(event=events.LOGIN, user=user, source=_source(request))  # type: ignore[arg-type]
+        audit_record(event=events.LOGIN, user=user, source=audit_source(request))  # type: ignore[arg-type]
     return HttpResponseRedirect(_next_url(request))
 
 
@@ -117,7 +113,7 @@ def staff_login(request: HttpRequest) -> HttpResponse:
 def staff_logout(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         with transaction.atomic():
-            audit_record(event=events.LOGOUT, user=request.user, source=_source(request))  # type: ignore[arg-type]
+            audit_record(event=events.LOGOUT, user=request.user, source=audit_source(request))  # type: ignore[arg-type]
     logout(request)
     return HttpResponseRedirect(settings.LOGIN_URL)
 

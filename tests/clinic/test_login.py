@@ -52,6 +52,20 @@ def test_it_logs_in_with_password_and_current_code(travel, anna):
     assert record.source.startswith("web:")
 
 
+def test_behind_a_trusted_proxy_the_audit_names_the_forwarded_address(travel, anna, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.5"]
+    forwarded = Client(REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="203.0.113.7")
+    _login(forwarded, "anna", PASSWORD, "000000")
+    spoofed = Client(REMOTE_ADDR="198.51.100.9", HTTP_X_FORWARDED_FOR="203.0.113.7")
+    _login(spoofed, "anna", PASSWORD, "000000")  # not a trusted proxy: its header is ignored
+    sources = list(
+        AuditRecord.objects.filter(event=events.LOGIN_FAILED)
+        .order_by("seq")
+        .values_list("source", flat=True)
+    )
+    assert sources == ["web:203.0.113.7", "web:198.51.100.9"]
+
+
 def test_the_login_form_is_protected_by_csrf(travel, anna):
     _, device = anna
     client = Client(enforce_csrf_checks=True)

@@ -7,11 +7,12 @@ from typing import cast
 from django.contrib.auth.models import User
 from django.http import Http404, HttpRequest
 
+from echoshare.clinic.access import audit_source
 from echoshare.clinic.models import Appointment
 
 
 def source(request: HttpRequest) -> str:
-    return f"web:{request.META.get('REMOTE_ADDR', '')}"
+    return audit_source(request)
 
 
 def staff_user(request: HttpRequest) -> User:

@@ -27,6 +27,7 @@ from echoshare.clinic.exported_media import MediaRefused, exported_media_store
 from echoshare.clinic.models import Appointment
 from echoshare.clinic.staff.common import exam_or_404, staff_user
 from echoshare.clinic.staff.thumbnails import media_thumbnail_make
+from echoshare.core.client_address import client_address
 
 EXPORTED_MEDIA = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 # The archive's refusals as HTTP statuses (as on the archive's own upload page).
@@ -95,7 +96,7 @@ def _store(request: HttpRequest, appointment: Appointment, upload: object) -> Ou
     if _is_exported_media(path):
         return _store_media(request, appointment, path, name)
     origin = IngestOrigin(
-        source="web", address=request.META.get("REMOTE_ADDR", ""), user_id=request.user.pk
+        source="web", address=client_address(request.META), user_id=request.user.pk
     )
     try:
         result = instance_store(path=path, origin=origin, move=True)
