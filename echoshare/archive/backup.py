@@ -41,9 +41,14 @@ PG_DUMP = "database.pgdump"
 KEYS_NOTE = """Keep these secrets somewhere else than this backup (a password manager or a safe):
 they are not in it, and without them a restored installation cannot work as before.
 
-- ECHOSHARE_SECRET_KEY: sessions and CSRF (a new one only logs everybody out).
+- ECHOSHARE_SECRET_KEY: sessions and CSRF. On its own a new one only logs everybody out,
+  but the two keys below are derived from it when they are not set: then it is needed for
+  everything they do.
 - ECHOSHARE_TOKEN_HASH_KEY: the keyed hashes of portal link tokens and API keys; without it
   no existing link or API key can be checked.
+- ECHOSHARE_CLINIC_SECRETS_KEY: decrypts what the clinic tier keeps sealed (the patients'
+  image passwords, the texts of queued messages with their links and delete codes);
+  without it those cannot be read or sent again.
 - ECHOSHARE_PORTAL_API_KEY: the clinic's key for the portal.
 - The database password (DATABASE_URL) and the mail/SMS gateway credentials.
 - Any key of an encrypted disk or object store that holds the archive.

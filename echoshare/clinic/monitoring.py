@@ -158,6 +158,10 @@ def disk_check(name: str, folder: Path) -> Check:
     return Check(name, free_mb >= threshold, detail)
 
 
+# Weekly, plus a day for a run that takes long or a scheduler restarted late.
+VERIFY_OVERDUE = timedelta(days=8)
+
+
 def archive_verify_check() -> Check:
     from echoshare.archive.models import FixityRun
 
@@ -165,6 +169,14 @@ def archive_verify_check() -> Check:
     if run is None:
         return Check(ARCHIVE_VERIFY, None, _("never ran"))
     when = f"{timezone.localtime(run.started_at):%Y-%m-%d %H:%M}"
+    if timezone.now() - run.started_at > VERIFY_OVERDUE:
+        # The scheduler runs it weekly: an old "all intact" says nothing about today.
+        return Check(
+            ARCHIVE_VERIFY,
+            False,
+            _("%(when)s: the last verify is more than 8 days old (is the scheduler running?)")
+            % {"when": when},
+        )
     if run.ok:
         return Check(
             ARCHIVE_VERIFY,

@@ -88,7 +88,9 @@ def test_backup_then_restore_into_an_empty_data_directory_verifies_every_hash(
     call_command("backup", str(backup))
     manifest = json.loads((backup / "manifest.json").read_text())
     assert {e["path"] for e in manifest["entries"]} >= set(archived)
-    assert "ECHOSHARE_TOKEN_HASH_KEY" in (backup / "KEYS.txt").read_text()
+    keys = (backup / "KEYS.txt").read_text()
+    for secret in ("SECRET_KEY", "TOKEN_HASH_KEY", "CLINIC_SECRETS_KEY", "PORTAL_API_KEY"):
+        assert f"ECHOSHARE_{secret}" in keys  # every key the restored data needs
 
     done = _restore(backup, target)
 

@@ -4,12 +4,14 @@ portal down); one e-mail when an incident opens, none while it lasts, one when i
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 from django.core import mail
-from django.utils import translation
+from django.utils import timezone, translation
 from django_tasks_db.models import DBTaskResult
 
 from echoshare.archive.fixity import archive_verify
@@ -108,6 +110,20 @@ def test_an_archive_verify_that_found_a_changed_file_is_an_incident(
     assert check.bad and "1 changed" in check.detail
     assert _run_and_mails(django_capture_on_commit_callbacks).opened == [monitoring.ARCHIVE_VERIFY]
     assert "archive verify" in mail.outbox[0].subject.lower()
+
+
+def test_a_verify_that_stopped_running_is_an_incident_not_an_old_all_clear(
+    exam: Appointment, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.MONITOR_ALERT_EMAILS = ["it@clinic.example.nl"]
+    archive_verify()
+    assert _by_name()[monitoring.ARCHIVE_VERIFY].ok is True
+    with time_machine.travel(timezone.now() + timedelta(days=9)):
+        check = _by_name()[monitoring.ARCHIVE_VERIFY]
+        assert check.bad and "more than 8 days old" in check.detail
+        assert _run_and_mails(django_capture_on_commit_callbacks).opened == [
+            monitoring.ARCHIVE_VERIFY
+        ]
 
 
 def test_a_backlog_with_no_live_worker_and_a_given_up_message_are_incidents(
