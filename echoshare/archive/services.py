@@ -28,7 +28,7 @@ from echoshare.archive.errors import OUT_OF_RESOURCES, IngestRefused
 from echoshare.archive.header import InstanceHeader, header_read
 from echoshare.archive.linking import appointment_for
 from echoshare.archive.models import Instance, InstanceFile, Study, study_patient_ref
-from echoshare.archive.signals import instance_stored
+from echoshare.archive.signals import instance_stored, study_linked
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 
@@ -472,5 +472,8 @@ def study_link(*, study: Study, appointment: Appointment, user: User) -> Study:
             detail=f"linked to appointment {appointment.accession_number}"
             + (" (was linked to another)" if previous else ""),
             source="web",
+        )
+        transaction.on_commit(
+            lambda: study_linked.send(sender=Study, study=study, appointment=appointment, user=user)
         )
     return study

@@ -12,6 +12,10 @@ from django.dispatch import Signal
 # the patient (created=False). Keyword arguments: instance, created, for_patient.
 instance_stored = Signal()
 
+# Sent after the commit of a staff member's link of a study to an appointment (study_link).
+# Keyword arguments: study, appointment, user.
+study_linked = Signal()
+
 # Sent after the commit that deleted archived files (purge after retention or destruction on
 # request), once those files were removed. Keyword argument: sha256s, a frozenset of the
 # SHA-256 of the deleted files (DICOM and exported media) that no archived file still has.

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import re
 
-_NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
+from echoshare.lib.control_chars import escaped_char
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def _escape_one(match: re.Match[str]) -> str:
-    char = match.group()
-    if char in _NAMED:
-        return _NAMED[char]
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return escaped_char(match.group())
 
 
 def escape_control(value: str) -> str:

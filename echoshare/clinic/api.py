@@ -173,12 +173,15 @@ def appointment_cancel(
         appointment = _find(accession_number)
         if appointment is None:
             return _error(404, "no appointment with this accession number")
-        if appointment.status == Appointment.Status.EXAMINED:
-            return _error(409, "the exam has taken place; it cannot be cancelled")
+        # Decided again under the row lock (only_from): an exam's first image may arrive
+        # between reading the appointment and cancelling it.
         changed = appointment_status_set(
             appointment=appointment,
             status=Appointment.Status.CANCELLED,
             source=_source(token, request),
+            only_from=(Appointment.Status.BOOKED, Appointment.Status.ARRIVED),
         )
+        if appointment.status == Appointment.Status.EXAMINED:
+            return _error(409, "the exam has taken place; it cannot be cancelled")
     body = {"result": "cancelled" if changed else "unchanged"}
     return JsonResponse(body | {"appointment": _appointment_json(appointment)})

@@ -11,6 +11,17 @@ class ClinicConfig(AppConfig):
         # permissions of roles.ROLE_PERMISSIONS, including those of apps migrated later.
         post_migrate.connect(_sync_roles, dispatch_uid="echoshare.clinic.roles_sync")
 
+        from echoshare.archive.signals import instance_stored, study_linked
+        from echoshare.clinic import receivers
+
+        # The appointment's status follows its exam: the first image makes it examined.
+        instance_stored.connect(
+            receivers.examined_on_image, dispatch_uid="echoshare.clinic.examined_on_image"
+        )
+        study_linked.connect(
+            receivers.examined_on_link, dispatch_uid="echoshare.clinic.examined_on_link"
+        )
+
 
 def _sync_roles(sender: AppConfig, **kwargs: object) -> None:
     from django.apps import apps

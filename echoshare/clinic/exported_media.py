@@ -140,20 +140,30 @@ def staff_mask(media: ExportedMedia, crop: Rect | None) -> Mask:
     return Mask(branch="staff_crop", crop=crop, note="staff crop")
 
 
+def exported_media_entry(*, media: ExportedMedia, crop: Rect | None) -> tuple[Path, Mask]:
+    """Where `exported_media_render` caches the item's files, and its mask (which may be
+    "needs_review": then nothing is ever cached there). Looking here renders nothing: the
+    staff pages serve what a job rendered (H3)."""
+    mask = staff_mask(media, crop)
+    render = render_settings()
+    text = "\n".join(["exported", media.sha256, mask.key(), render.key()])
+    key = hashlib.sha256(text.encode()).hexdigest()
+    # With the file's other renders: removed with it.
+    return source_entry(media.sha256, key), mask
+
+
 def exported_media_render(*, media: ExportedMedia, crop: Rect | None) -> RenderResult:
     """The patient's files of an exported item, re-encoded through `render_upload`.
 
     Cached under the render cache by (file hash, crop, render settings): a publish retry
     sends exactly the files of its first attempt. Without a crop nothing is rendered.
     """
-    mask = staff_mask(media, crop)
+    entry, mask = exported_media_entry(media=media, crop=crop)
     if mask.branch == "needs_review":
         return RenderResult(branch=mask.branch, mask=mask, reason=mask.note)
     render = render_settings()
-    text = "\n".join(["exported", media.sha256, mask.key(), render.key()])
-    key = hashlib.sha256(text.encode()).hexdigest()
     return cached_entry(
-        source_entry(media.sha256, key),  # with the file's other renders: removed with it
+        entry,
         mask,
         lambda work: render_upload(media_path(media), out_dir=work, settings=render, crop=crop),
     )

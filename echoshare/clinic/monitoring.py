@@ -39,6 +39,7 @@ DISK_DATA = "disk_data"
 ARCHIVE_VERIFY = "archive_verify"
 OUTBOX_GIVE_UPS = "outbox_give_ups"
 PORTAL_REACHABLE = "portal_reachable"
+PORTAL_PURGE = "portal_purge"
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ def condition_label(name: str) -> str:
         ARCHIVE_VERIFY: _("Last archive verify"),
         OUTBOX_GIVE_UPS: _("Messages given up"),
         PORTAL_REACHABLE: _("Portal reachable"),
+        PORTAL_PURGE: _("Files removed from the portal"),
     }
     return labels.get(name, name)
 
@@ -225,6 +227,23 @@ def portal_check() -> Check:
     return Check(PORTAL_REACHABLE, True, _("%(url)s answered 200") % {"url": url})
 
 
+def portal_purge_check() -> Check:
+    """D3: the portal reported that it could not remove an ended share's files (it retries;
+    the incident lasts until its `purged` event arrives with the status pull)."""
+    from echoshare.clinic.share_status import publications_purge_failed
+
+    failed = publications_purge_failed()
+    count = failed.count()
+    if count == 0:
+        return Check(PORTAL_PURGE, True, _("no failed removal reported"))
+    since = failed.order_by("last_status_at").values_list("last_status_at", flat=True).first()
+    detail = _(
+        "%(count)d ended share(s) whose files the portal could not remove (first: %(when)s); "
+        "the portal keeps trying: check its storage"
+    ) % {"count": count, "when": f"{timezone.localtime(since):%Y-%m-%d %H:%M}" if since else "?"}
+    return Check(PORTAL_PURGE, False, detail)
+
+
 def _guarded(name: str, check: Callable[[], Check]) -> Check:
     # One broken probe must not hide the others (nor fail the status page).
     try:
@@ -248,6 +267,7 @@ def conditions_check(*, now: datetime | None = None) -> list[Check]:
         (ARCHIVE_VERIFY, archive_verify_check),
         (OUTBOX_GIVE_UPS, outbox_check),
         (PORTAL_REACHABLE, portal_check),
+        (PORTAL_PURGE, portal_purge_check),
     ]
     return [_guarded(name, probe) for name, probe in probes]
 

@@ -41,6 +41,7 @@ from echoshare.clinic.passwords import (
     password_reveal,
 )
 from echoshare.clinic.selection import item_crop, selected_item_mask, selection_items
+from echoshare.clinic.services import appointment_status_set
 from echoshare.clinic.share_status import (
     expiry_reminder_key,
     expiry_reminders_cancel,
@@ -779,7 +780,8 @@ def contact_confirm(
 ) -> Appointment:
     """At arrival: the front desk confirms (or corrects) phone and e-mail. Either may be
     empty. Raises ValueError naming the bad field. A newly given e-mail address gets the
-    booking confirmation with the password."""
+    booking confirmation with the password. A booked appointment becomes arrived (audited as
+    a status change); one already examined or cancelled keeps its status."""
     phone, email = phone.strip(), email.strip()
     if phone:
         try:
@@ -812,6 +814,14 @@ def contact_confirm(
         )
         if "email" in changed and email and appointment.password_sealed:
             booking_messages_queue(appointment=appointment)
+        appointment_status_set(
+            appointment=appointment,
+            status=Appointment.Status.ARRIVED,
+            only_from=(Appointment.Status.BOOKED,),
+            user=user,
+            source="web",
+            reason="contact details confirmed",
+        )
     return appointment
 
 

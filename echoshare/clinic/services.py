@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import asdict
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -141,15 +142,37 @@ def appointment_change(
 
 
 def appointment_status_set(
-    *, appointment: Appointment, status: str, user: User | None = None, source: str = ""
+    *,
+    appointment: Appointment,
+    status: str,
+    user: User | None = None,
+    source: str = "",
+    only_from: Collection[str] = (),
+    reason: str = "",
 ) -> bool:
-    """Move an appointment to booked/arrived/examined/cancelled; False if it already was."""
+    """Move an appointment to booked/arrived/examined/cancelled; False if it already was.
+
+    With `only_from`, the change is made only from one of those statuses (e.g. an exam's
+    first image makes a booked or arrived appointment examined, never a cancelled one). The
+    stored status is read under a row lock: of two callers at once (two associations of one
+    exam) one changes it and the other finds it done, so there is one write and one audit
+    record. `reason` ends the audit detail ("first image stored").
+    """
     if status not in Appointment.Status.values:
         raise ValueError(f"unknown status {status!r}")
-    if appointment.status == status:
+    # Decided on the object the caller holds first: the ingest calls this for every image,
+    # and an exam already examined must cost no query.
+    if appointment.status == status or (only_from and appointment.status not in only_from):
         return False
     with transaction.atomic():
-        previous = appointment.status
+        previous = (
+            Appointment.objects.select_for_update()
+            .values_list("status", flat=True)
+            .get(pk=appointment.pk)
+        )
+        appointment.status = previous
+        if previous == status or (only_from and previous not in only_from):
+            return False
         appointment.status = status
         appointment.save(update_fields=["status", "updated_at"])
         cancelled = status == Appointment.Status.CANCELLED
@@ -160,10 +183,32 @@ def appointment_status_set(
             user=user,
             patient_ref=appointment.patient.patient_id,
             object_ref=f"appointment {appointment.accession_number}",
-            detail=f"status: {previous} -> {status}",
+            detail=f"status: {previous} -> {status}" + (f" ({reason})" if reason else ""),
             source=source,
         )
     return True
+
+
+# Before the exam: what its first image (or confirming the contact details) moves on from.
+NOT_EXAMINED_YET = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED)
+
+
+def appointment_examined(
+    *, appointment: Appointment, reason: str, user: User | None = None, source: str = ""
+) -> bool:
+    """The exam took place (its images are archived): booked or arrived becomes examined.
+
+    A cancelled appointment stays cancelled (its images are kept and shown, and staff decide);
+    an examined one is left alone without a query. True when the status changed.
+    """
+    return appointment_status_set(
+        appointment=appointment,
+        status=Appointment.Status.EXAMINED,
+        only_from=NOT_EXAMINED_YET,
+        user=user,
+        source=source,
+        reason=reason,
+    )
 
 
 def booking_apply(

@@ -3,6 +3,11 @@
 The portal keeps pseudonymous events (opened, downloaded, deleted, expired ...); the clinic
 reads its clinic-wide feed (`GET /api/v1/events?after=<cursor>`) and keeps the cursor, so each
 event is applied once. When a share has ended, the clinic forgets its link and delete code.
+
+The portal removes an ended share's files with a job; when storage refuses, it reports
+`purge_failed` and retries until a `purged` event follows (D3). Until then the publication's
+`last_status` stays `purge_failed`: the Exam page shows it and the System status page counts
+it as an incident (monitoring.portal_purge_check).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from echoshare.audit import events
@@ -31,7 +37,10 @@ _ENDING = {
     "expired": State.EXPIRED,
     "revoked": State.REVOKED,
     "purged": State.EXPIRED,  # only if no earlier event ended it
+    "purge_failed": State.EXPIRED,  # the portal removes only ended shares' files: ended too
 }
+PURGE_FAILED = "purge_failed"
+PURGED = "purged"
 _PROGRESS: dict[str, int] = {State.SENT: 0, State.OPENED: 1, State.DOWNLOADED: 2}
 
 
@@ -87,7 +96,7 @@ def share_event_apply(*, event: dict[str, Any]) -> Publication | None:
     if publication is None or not publication.portal_share_id:
         return None
     kind, at = str(event.get("kind", "")), _at(event)
-    publication.last_status, publication.last_status_at = kind, at
+    _last_status_set(publication, kind, at)
     if kind == "opened":
         publication.opened_at = publication.opened_at or at
         _progress(publication, State.OPENED)
@@ -100,6 +109,21 @@ def share_event_apply(*, event: dict[str, Any]) -> Publication | None:
         return publication
     publication.save()
     return publication
+
+
+def _last_status_set(publication: Publication, kind: str, at: datetime) -> None:
+    # A failed removal stays shown until the portal reports the files gone: a late event of
+    # the ended share (a download that was under way) must not hide it (D3).
+    if publication.last_status == PURGE_FAILED and kind not in (PURGE_FAILED, PURGED):
+        return
+    if kind == PURGE_FAILED and publication.last_status != PURGE_FAILED:
+        logger.warning("portal: removing the files of share %s failed", publication.key[:8])
+    publication.last_status, publication.last_status_at = kind, at
+
+
+def publications_purge_failed() -> QuerySet[Publication]:
+    """Shares whose files the portal reported it could not remove, and not removed since."""
+    return Publication.objects.filter(last_status=PURGE_FAILED)
 
 
 def _audit_end(publication: Publication, kind: str) -> None:

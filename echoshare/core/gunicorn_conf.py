@@ -21,7 +21,7 @@ from django.db import connections
 from gunicorn import glogging
 
 from echoshare.core.client_address import client_address, client_hash
-from echoshare.core.logging import scrub
+from echoshare.core.logging import scrub, scrub_record
 
 _IP_FIELD = re.compile(r"(ip=)\[?([0-9A-Fa-f:.]*[0-9A-Fa-f])\]?")
 
@@ -43,12 +43,10 @@ def hide_addresses(text: str) -> str:
 
 class _HideAddresses(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:
-            message = str(record.msg)
-        record.msg = hide_addresses(scrub(message))
-        record.args = None
+        scrub_record(record)  # message, traceback and stack: tokens out, one line each
+        record.msg = hide_addresses(str(record.msg))
+        if record.exc_text:
+            record.exc_text = hide_addresses(record.exc_text)
         return True
 
 

@@ -143,6 +143,13 @@ def handle_store(event: Any, config: DicomConfig) -> int | Dataset:
         for_patient=called == config.patient_ae,
     )
     stats = _stats_of(assoc)
+    spool = _spool_of(event)
+    if spool is not None and spool.failed is not None:
+        # The data set never reached the disk whole (E4): the spool file is gone already and
+        # nothing goes to the archive.
+        stats.refused += 1
+        logger.error("C-STORE not spooled: %s", scrub(str(spool.failed)))
+        return _storage_error(spool.failed)
     close_old_connections()
     try:
         result = instance_store(
@@ -155,8 +162,7 @@ def handle_store(event: Any, config: DicomConfig) -> int | Dataset:
     except OSError as exc:
         stats.refused += 1
         logger.exception("C-STORE failed: %s", scrub(str(exc)))
-        no_room = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-        return _status(OUT_OF_RESOURCES if no_room else PROCESSING_FAILURE, "storage error")
+        return _storage_error(exc)
     except Exception:
         stats.refused += 1
         logger.exception("C-STORE failed")
@@ -170,12 +176,26 @@ def handle_store(event: Any, config: DicomConfig) -> int | Dataset:
     return SUCCESS
 
 
+def _spool_of(event: Any) -> HashingSpool | None:
+    spool = getattr(event.request, "_dataset_file", None)
+    return spool if isinstance(spool, HashingSpool) else None
+
+
 def _written(event: Any) -> Written | None:
     """The SHA-256 and size of the spooled data set, hashed as pynetdicom wrote it."""
-    spool = getattr(event.request, "_dataset_file", None)
-    if isinstance(spool, HashingSpool):
+    spool = _spool_of(event)
+    if spool is not None:
         return Written(sha256=spool.sha256(), size=spool.size)
     return None
+
+
+def _storage_error(exc: OSError) -> Dataset:
+    """A full disk or quota is Out of Resources (the sender may retry later); any other I/O
+    error is a processing failure."""
+    no_room = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if no_room:
+        return _status(OUT_OF_RESOURCES, "out of disk space")
+    return _status(PROCESSING_FAILURE, "storage error")
 
 
 def handle_find(event: Any) -> Iterator[tuple[int | Dataset, Dataset | None]]:

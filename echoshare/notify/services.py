@@ -11,6 +11,7 @@ outbox). That is at-most-once delivery, with the doubtful cases shown to staff.
 from __future__ import annotations
 
 import logging
+import traceback
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -165,10 +166,19 @@ def _claim(message: Message) -> bool:
     return claimed == 1
 
 
-def _redacted(text: str, secrets: list[str]) -> str:
+def _hidden(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, "[redacted]")
-    return text[:ERROR_MAX_CHARS]
+    return text
+
+
+def _redacted(text: str, secrets: list[str]) -> str:
+    return _hidden(text, secrets)[:ERROR_MAX_CHARS]
+
+
+def _traceback_redacted(exc: BaseException, secrets: list[str]) -> str:
+    """The whole traceback, chained exceptions included, without the message's secrets."""
+    return _hidden("".join(traceback.format_exception(exc)), secrets)
 
 
 def _deliver(message: Message, payload: dict[str, Any]) -> tuple[str, str]:
@@ -222,7 +232,13 @@ def message_send(*, message: Message) -> Message:
         )
     except Exception as exc:
         # A bug of ours, or a library's, after the claim: we cannot tell whether it went out.
-        logger.exception("notify: unexpected error sending message %s", message.pk)
+        # The exception may echo the text (link, delete code, password), so the traceback is
+        # logged redacted as text, never as exc_info a handler would format raw (G2).
+        logger.error(
+            "notify: unexpected error sending message %s: %s",
+            message.pk,
+            _traceback_redacted(exc, secrets),
+        )
         error = _redacted(f"unexpected error: {type(exc).__name__}: {exc}", secrets)
         return _finish(message, State.UNKNOWN, error=error, provider=provider)
     return _finish(message, State.SENT, provider=provider, provider_message_id=provider_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import struct
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -47,9 +48,18 @@ def _nested_defined_length(levels: int) -> bytes:
     return element
 
 
+# F1 "quickly": each refusal takes milliseconds; 2 s leaves room for a loaded 2-core CI
+# machine while still failing a parser that reads, decodes or allocates what a file claims
+# (4 GB, 65535 x 65535 x 1000 frames, 5000 nested sequences).
+REFUSAL_SECONDS = 2.0
+
+
 def _refused(path: Path) -> IngestRefused:
+    started = time.monotonic()
     with pytest.raises(IngestRefused) as caught:
         instance_store(path=path, origin=DICOM_ORIGIN)
+    elapsed = time.monotonic() - started
+    assert elapsed < REFUSAL_SECONDS, f"refused after {elapsed:.2f} s"
     return caught.value
 
 

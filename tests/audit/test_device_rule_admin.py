@@ -104,7 +104,8 @@ def test_saving_a_rule_unchanged_writes_no_record(client: Client) -> None:
 def test_a_refused_form_writes_no_record(client: Client) -> None:
     response = client.post(ADMIN + "add/", _form(crop="[0, 0, 320, 10]"))
     assert response.status_code == 200  # the form again, with the error
-    assert "is not inside the 320x240 image" in response.content.decode()
+    # The admin speaks the clinic's language (Dutch by default).
+    assert "valt niet binnen het beeld van 320x240" in response.content.decode()
     assert _records(events.DEVICE_RULE_CREATED) == []
 
 

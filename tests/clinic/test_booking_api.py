@@ -213,6 +213,17 @@ class TestReadAndCancel:
         assert _post(token, {}, url=f"{URL}/HIX123/cancel").status_code == 409
         assert _get(token, f"{URL}/HIX123/cancel").status_code == 405
 
+    def test_a_first_image_arriving_during_a_cancel_wins(self, token, monkeypatch):
+        from echoshare.clinic import api
+
+        _post(token, _booking())
+        stale = Appointment.objects.get()  # read as booked ...
+        Appointment.objects.update(status="examined")  # ... then the first image arrived
+        monkeypatch.setattr(api, "_find", lambda accession_number: stale)
+        assert _post(token, {}, url=f"{URL}/HIX123/cancel").status_code == 409
+        assert Appointment.objects.get().status == "examined"
+        assert not AuditRecord.objects.filter(event=events.APPOINTMENT_CANCELLED).exists()
+
 
 @pytest.mark.django_db(transaction=True)
 def test_parallel_posts_of_one_booking_make_one_appointment():

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from pydicom import dcmread, examples
-from pydicom.uid import generate_uid
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
+from pydicom.uid import UID, generate_uid
 from pynetdicom.transport import ThreadedAssociationServer
 
 from echoshare.dicomnet.config import DicomConfig
@@ -142,3 +144,81 @@ def sample_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         # Each converted file keeps the UIDs of its source; give it its own.
         files[name] = _with_new_uids(made, folder / f"{name}.uid.dcm")
     return files
+
+
+ENHANCED_US_VOLUME_STORAGE = UID("1.2.840.10008.5.1.4.1.1.6.2")
+_NOT_IN_ENHANCED_US = (
+    # The US Region Calibration and Cine modules belong to the (multi-frame) US Image IODs;
+    # the enhanced IOD keeps calibration and timing in functional groups.
+    "SequenceOfUltrasoundRegions",
+    "FrameTime",
+    "FrameIncrementPointer",
+    "HeartRate",
+    "TransducerData",
+    "PatientOrientation",
+)
+
+
+def _enhanced_us_volume(source: Path, target: Path) -> Path:
+    """pydicom's 30-frame JPEG Baseline ultrasound cine turned into an Enhanced US Volume: the
+    frames become 30 planes 0.5 mm apart. It carries the main attributes of the IOD's
+    modules (Frame of Reference, Ultrasound Frame of Reference, Synchronization, Enhanced
+    General Equipment, Multi-frame Functional Groups and Dimensions, Enhanced US Image);
+    it was not checked with an IOD validator."""
+    ds = dcmread(source)
+    for keyword in _NOT_IN_ENHANCED_US:
+        delattr(ds, keyword)
+    ds.remove_private_tags()
+    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = ENHANCED_US_VOLUME_STORAGE
+    ds.ImageType = ["ORIGINAL", "PRIMARY", "VOLUME", "NONE"]
+    ds.FrameOfReferenceUID, ds.PositionReferenceIndicator = generate_uid(), ""
+    ds.VolumeFrameOfReferenceUID = generate_uid()
+    ds.UltrasoundAcquisitionGeometry = "APEX"
+    ds.ApexPosition = [0.0, 0.0, 0.0]
+    ds.VolumeToTransducerMappingMatrix = [1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0, 0, 0, 0, 0, 1.0]
+    ds.SynchronizationFrameOfReferenceUID = generate_uid()
+    ds.SynchronizationTrigger, ds.AcquisitionTimeSynchronized = "NO TRIGGER", "N"
+    ds.DeviceSerialNumber = "H21-TEST"
+    ds.AcquisitionDateTime, ds.AcquisitionDuration = f"{ds.StudyDate}{ds.StudyTime}", 3.0
+    ds.AcquisitionContextSequence = []
+    ds.DimensionOrganizationType = "3D"
+    organization = Dataset()
+    organization.DimensionOrganizationUID = generate_uid()
+    ds.DimensionOrganizationSequence = [organization]
+    index = Dataset()
+    index.DimensionOrganizationUID = organization.DimensionOrganizationUID
+    index.DimensionIndexPointer = Tag("ImagePositionVolume")
+    index.FunctionalGroupPointer = Tag("PlanePositionVolumeSequence")
+    ds.DimensionIndexSequence = [index]
+    shared = Dataset()
+    shared.PixelMeasuresSequence = [Dataset()]
+    shared.PixelMeasuresSequence[0].PixelSpacing = [0.2, 0.2]
+    shared.PixelMeasuresSequence[0].SliceThickness = 0.5
+    shared.PlaneOrientationVolumeSequence = [Dataset()]
+    shared.PlaneOrientationVolumeSequence[0].ImageOrientationVolume = [1.0, 0, 0, 0, 1.0, 0]
+    ds.SharedFunctionalGroupsSequence = [shared]
+    ds.PerFrameFunctionalGroupsSequence = [_plane(number) for number in range(ds.NumberOfFrames)]
+    return _with_new_uids_of(ds, target)
+
+
+def _plane(number: int) -> Dataset:
+    content, position, frame = Dataset(), Dataset(), Dataset()
+    content.DimensionIndexValues = [number + 1]
+    position.ImagePositionVolume = [0.0, 0.0, 0.5 * number]
+    frame.FrameContentSequence, frame.PlanePositionVolumeSequence = [content], [position]
+    return frame
+
+
+def _with_new_uids_of(ds: Dataset, target: Path) -> Path:
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.save_as(target, enforce_file_format=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def enhanced_us_volume(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Enhanced US Volume instance, JPEG Baseline (the pixel data of pydicom's cine)."""
+    folder = tmp_path_factory.mktemp("enhanced")
+    return _enhanced_us_volume(examples.get_path("ybr_color"), folder / "enhanced_us_volume.dcm")

@@ -67,6 +67,44 @@ def test_it_keeps_serving_after_rejections(listener):
     assert _echo(listener, called="ECHOSHARE") == (True, None)
 
 
+def _associate(listener, calling: str = "US_ROOM1"):  # type: ignore[no-untyped-def]
+    ae = AE(ae_title=calling)
+    ae.add_requested_context(Verification)
+    ae.acse_timeout = 5
+    return ae.associate(listener.host, listener.port, ae_title="ECHOSHARE")
+
+
+def test_associations_beyond_the_limit_are_rejected_and_the_others_keep_working(
+    start_listener,
+):
+    listener = start_listener(max_associations=2)
+    held = [_associate(listener, f"US_ROOM{n}") for n in (1, 2)]
+    assert all(assoc.is_established for assoc in held)
+
+    extra = _associate(listener, "US_ROOM3")
+    assert extra.is_rejected
+    rejection = extra.acceptor.primitive
+    # Rejected-transient, service provider (presentation), local limit exceeded (PS3.8 9.3.4).
+    assert (rejection.result, rejection.result_source, rejection.diagnostic) == (0x02, 0x03, 0x02)
+    result = dcmtk("echoscu", "-aec", "ECHOSHARE", listener.host, listener.port)
+    assert result.returncode != 0
+    assert "local limit exceeded" in (result.stdout + result.stderr).lower()
+
+    for assoc in held:
+        assert assoc.send_c_echo().Status == 0x0000
+    held[0].release()
+    # One place is free again once the released association's thread has ended.
+    deadline = time.monotonic() + 10
+    while len(listener.server.active_associations) > 1:
+        assert time.monotonic() < deadline, "the released association is still counted"
+        time.sleep(0.05)
+    again = _associate(listener, "US_ROOM3")
+    assert again.is_established
+    assert again.send_c_echo().Status == 0x0000
+    again.release()
+    held[1].release()
+
+
 def test_it_drops_an_idle_association(start_listener):
     listener = start_listener(idle_timeout=1)
     ae = AE(ae_title="US_ROOM1")

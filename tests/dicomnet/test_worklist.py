@@ -4,9 +4,12 @@ findscu and pynetdicom."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import zoneinfo
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -16,6 +19,7 @@ from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind
 
 from echoshare.clinic.models import Appointment, Patient
+from echoshare.dicomnet import handlers
 from echoshare.dicomnet.worklist import (
     WorklistQuery,
     WorklistQueryError,
@@ -271,3 +275,42 @@ def test_pynetdicom_gets_a_date_range_with_patient_id(listener):
 def test_a_malformed_date_gets_a_failure_status(listener):
     answers = _c_find(listener, _query(ScheduledProcedureStepStartDate="2026-04"))
     assert answers == [(0xA900, None)]
+
+
+@pytest.mark.dicom
+def test_a_worklist_query_can_be_cancelled(listener, monkeypatch):
+    for number in range(5):
+        _appointment(f"C{number}", datetime(2026, 4, 1, 9 + number, tzinfo=AMS))
+    # The listener would answer five appointments faster than the C-CANCEL can arrive: the
+    # second answer waits until the listener has received the cancel request, so the third
+    # finds it (the handler checks before each answer).
+    built: list[str] = []
+
+    def slow_response(appointment: Appointment, identifier: Dataset, *, tz: Any) -> Dataset:
+        built.append(appointment.accession_number)
+        if len(built) == 2:
+            dimse = threading.current_thread().dimse  # type: ignore[attr-defined]
+            deadline = time.monotonic() + 10
+            while not dimse.cancel_req and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return worklist_response(appointment, identifier, tz=tz)
+
+    monkeypatch.setattr(handlers, "worklist_response", slow_response)
+    ae = AE(ae_title="US1")
+    ae.add_requested_context(ModalityWorklistInformationFind)
+    assoc = ae.associate(listener.host, listener.port, ae_title="ECHOSHARE")
+    assert assoc.is_established
+    context_id = assoc.accepted_contexts[0].context_id
+    identifier = _query(ScheduledProcedureStepStartDate="20260401")
+    statuses = []
+    for status, _ in assoc.send_c_find(identifier, ModalityWorklistInformationFind, msg_id=7):
+        statuses.append(status.Status)
+        if len(statuses) == 1:
+            assoc.send_c_cancel(7, context_id)
+    # No further request on this association: pynetdicom as a requestor may then lose the
+    # response to its own reactor thread (a race in its pause flag after a C-FIND), which
+    # says nothing about the listener.
+    assoc.release()
+    assert assoc.is_released
+    assert statuses == [0xFF00, 0xFF00, 0xFE00]
+    assert built == ["C0", "C1"]

@@ -8,6 +8,7 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.utils import translation
 
 from echoshare.imaging.masking import Rect
 from echoshare.imaging.models import DeviceRule
@@ -98,9 +99,10 @@ def test_saving_a_crop_again_replaces_the_active_rule() -> None:
 )
 def test_malformed_rules_are_refused(fields: dict, message: str) -> None:
     rule = DeviceRule(manufacturer="M", model_name="X", columns=320, rows=240, **fields)
-    with pytest.raises(ValidationError) as caught:
-        rule.full_clean()
-    assert message in str(caught.value)
+    with translation.override("en"):  # the messages are translated (Dutch by default)
+        with pytest.raises(ValidationError) as caught:
+            rule.full_clean()
+        assert message in str(caught.value)
 
 
 def test_admins_can_edit_rules() -> None:

@@ -93,3 +93,25 @@ def test_gunicorn_trusts_forwarded_headers_only_from_the_configured_proxies(sett
     options = gunicorn_options()
     assert options["forwarded_allow_ips"] == "10.1.2.3/32"
     assert options["bind"] == ["[::1]:8080"]
+
+
+def test_gunicorn_error_tracebacks_hold_no_token_and_no_address() -> None:
+    import logging
+    import sys
+
+    from echoshare.core.gunicorn_conf import _HideAddresses
+
+    try:
+        raise ValueError(f"Invalid request from ip=203.0.113.9 for /s/{TOKEN}/gallery")
+    except ValueError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord(
+        "gunicorn.error", logging.ERROR, __file__, 1, "Error handling request ip=%s",
+        ("203.0.113.9",), exc_info,
+    )  # fmt: skip
+    assert _HideAddresses().filter(record)
+    text = logging.Formatter().format(record)
+    assert "ValueError" in text  # the traceback is still there, scrubbed
+    assert TOKEN not in text and "203.0.113.9" not in text
+    assert client_hash("203.0.113.9") in text
+    assert record.exc_info is None  # no later handler can print the raw exception

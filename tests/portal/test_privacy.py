@@ -4,6 +4,8 @@ database, the portal's files or the logs."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import logging
@@ -181,10 +183,22 @@ def test_no_canary_address_or_secret_is_stored_or_logged(api: Api, logs, setting
     _assert_clean(secrets, logs, folder)
 
 
-def test_the_token_is_stored_only_as_a_keyed_hash(api: Api) -> None:
+def test_the_token_is_stored_only_as_a_keyed_hash(api: Api, settings) -> None:
     body = api.create(["still"]).json()
     token = body["url"].rsplit("/s/", 1)[1]
     assert len(token) == 22  # 128 bits, base64url
     row = Share.objects.filter(public_id=body["id"]).values().get()
     assert token not in repr(row)
     assert len(row["token_hash"]) == 64 and all(c in "0123456789abcdef" for c in row["token_hash"])
+    # Computed here with hmac itself, not with the project's helper, so that a change of
+    # the helper (to a plain hash, or a hash without the key) makes this fail.
+    keyed = hmac.new(
+        settings.TOKEN_HASH_KEY.encode(), f"share-token:{token}".encode(), hashlib.sha256
+    ).hexdigest()
+    assert row["token_hash"] == keyed
+    for unkeyed in (token, f"share-token:{token}"):
+        assert row["token_hash"] != hashlib.sha256(unkeyed.encode()).hexdigest()
+    # Whoever has the database but not the key cannot look a token up.
+    assert share_find(token=token) is not None
+    settings.TOKEN_HASH_KEY = "another-key"
+    assert share_find(token=token) is None

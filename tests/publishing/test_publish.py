@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from echoshare.audit import events
 from echoshare.audit.models import AuditRecord
 from echoshare.clinic import publishing
 from echoshare.clinic.models import Publication
@@ -34,18 +36,19 @@ from tests.publishing.conftest import book, ingest, mail_texts, sms_files
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def published(tmp_path: Path, **patient: Any) -> Publication:
+def published(tmp_path: Path, user: Any = None, **patient: Any) -> Publication:
     appointment = book(**patient)
     ingest(appointment, tmp_path / "in")
     ingest(appointment, tmp_path / "in", frames=4)
-    publication = share_publish(appointment=appointment, user=None)
+    publication = share_publish(appointment=appointment, user=user)
     return publication_run(publication_id=publication.pk)
 
 
 def test_it_publishes_one_share_with_the_selection_and_sends_one_sms(
     portal_clinic: Any, tmp_path: Path, settings: Any
 ) -> None:
-    publication = published(tmp_path)
+    staff = get_user_model().objects.create_user(username="sonographer-pub")
+    publication = published(tmp_path, user=staff)
     assert publication.state == Publication.State.SENT
     share = Share.objects.get(public_id=publication.portal_share_id)
     assert [item.kind for item in share.items.order_by("position")] == ["still", "clip"]
@@ -57,7 +60,13 @@ def test_it_publishes_one_share_with_the_selection_and_sends_one_sms(
     [sms] = sms_files(settings)
     text = sms.read_text()
     assert secrets["link"] in text and secrets["delete_code"] in text
-    assert AuditRecord.objects.filter(event="share.published").count() == 1
+    # Exactly one record (G1): the worker published on behalf of the staff member who asked.
+    [record] = AuditRecord.objects.filter(event=events.SHARE_PUBLISHED)
+    assert record.patient_ref == "PUBPID0042"
+    assert record.responsible_user == staff and record.responsible_username == "sonographer-pub"
+    assert record.user is None and record.source == "worker"
+    assert record.outcome == events.SUCCESS
+    assert record.object_ref == f"share {publication.key}"
 
 
 def test_it_queues_the_expiry_reminder_a_week_before_the_last_day(

@@ -13,7 +13,7 @@ from echoshare.clinic.models import Appointment
 
 
 def test_it_filters_by_patient_and_event_and_records_the_look(
-    client_for: Any, exam: Appointment
+    client_for: Any, personas: Any, exam: Appointment
 ) -> None:
     client_for("sonographer").get(f"/staff/exams/{exam.accession_number}/")
     admin = client_for("administrator")
@@ -22,9 +22,11 @@ def test_it_filters_by_patient_and_event_and_records_the_look(
     ).content.decode()
     assert "study.viewed" in page and "sonographer-1" in page
     assert "appointment.created" not in page  # same patient, other event
-    look = AuditRecord.objects.filter(event=events.AUDIT_VIEWED).latest("seq")
-    assert look.username == "administrator-1"
-    assert "PUBPID0042" in look.detail and look.patient_ref == "PUBPID0042"
+    # Exactly one record of the look (G1), with who looked, at which patient, and the outcome.
+    [look] = AuditRecord.objects.filter(event=events.AUDIT_VIEWED)
+    assert look.user == personas["administrator"][0] and look.username == "administrator-1"
+    assert look.patient_ref == "PUBPID0042" and "PUBPID0042" in look.detail
+    assert look.outcome == events.SUCCESS
 
 
 def test_it_filters_by_staff_member_and_dates(client_for: Any, exam: Appointment) -> None:

@@ -207,6 +207,8 @@ def test_the_front_desk_resends_a_message_from_the_outbox(page: Page, artifacts_
 
 
 def test_today_and_the_thumbnails_update_without_a_reload(page: Page, tmp_path: Path) -> None:
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from echoshare.clinic.staff.thumbnails import thumbnail_make
@@ -220,7 +222,7 @@ def test_today_and_the_thumbnails_update_without_a_reload(page: Page, tmp_path: 
         appointment=exam,
         state=Publication.State.OPENED,
         idempotency_key="browser-refresh",
-        expires_at=timezone.now() + timezone.timedelta(days=60),
+        expires_at=timezone.now() + timedelta(days=60),
     )
     expect(state).to_have_text("opened", timeout=15_000)  # the 10-second refresh
     page.goto(f"/staff/exams/{exam.accession_number}/")
@@ -304,3 +306,41 @@ def test_exported_media_dropped_or_chosen_show_on_the_exam_and_get_a_crop(
     expect(page.locator("#items .item")).not_to_contain_text("needs review")
     _shot(page, artifacts_dir, "exported-media")
     _assert_accessible(page)
+
+
+def test_previews_and_patient_views_made_by_the_job_replace_their_placeholders(
+    page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from django_tasks_db.models import DBTaskResult
+
+    from echoshare.clinic.staff import item_views
+    from echoshare.clinic.staff.tasks import make_item_view
+
+    monkeypatch.setattr(item_views, "SYNC_PREVIEW_PIXELS", 0)  # as for a large frame
+    exam = book(days_ahead=0)
+    clip = ingest(exam, tmp_path / "in", frames=3)
+    _log_in(
+        page, *make_staff("sonja", "sonographer"), start=f"/staff/exams/{exam.accession_number}/"
+    )
+    item = SelectedItem.objects.get(instance=clip)
+    jobs = DBTaskResult.objects.filter(task_path=make_item_view.module_path)
+    loaded = "([img, width]) => img.complete && img.naturalWidth === width"
+    for view, img in (
+        ("preview", page.locator("#items img.preview")),
+        ("patient", page.locator("#items .patient-view img")),
+    ):
+        if view == "patient":
+            page.get_by_text("Show exactly what the patient gets").click()
+        expect(img).to_have_attribute("data-pending-view", f"{clip.key}/{view}")
+        img.scroll_into_view_if_needed()
+        page.wait_for_function(loaded, arg=[img.element_handle(), 320])  # the placeholder
+        deadline = time.monotonic() + 10
+        while not jobs.filter(args_kwargs__kwargs__view=view).exists():
+            assert time.monotonic() < deadline, "the image request queued no job"
+            time.sleep(0.2)
+        make_item_view.call(item_id=item.pk, view=view)  # what the worker does
+        expect(img).not_to_have_attribute("data-pending-view", f"{clip.key}/{view}", timeout=15_000)
+        page.wait_for_function(loaded, arg=[img.element_handle(), clip.columns])
+    assert jobs.count() == 2

@@ -4,9 +4,11 @@ hold and send, and the share's history."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 from PIL import Image
 
@@ -14,7 +16,7 @@ from echoshare.audit import events
 from echoshare.audit.models import AuditRecord
 from echoshare.clinic.exported_media import exported_media_store
 from echoshare.clinic.models import Appointment, ExportedMedia, Publication, SelectedItem
-from echoshare.clinic.staff.tasks import make_thumbnail
+from echoshare.clinic.staff.tasks import make_item_view, make_thumbnail
 from echoshare.clinic.staff.thumbnails import media_thumbnail_path, thumbnail_make
 from echoshare.notify.models import Message
 from tests.publishing.media_files import CANARY, CROP, make_jpeg, make_mp4
@@ -23,6 +25,12 @@ from tests.staffpages.conftest import book, exam_instances, ingest
 
 def _url(exam: Appointment, rest: str = "") -> str:
     return f"/staff/exams/{exam.accession_number}/{rest}"
+
+
+def _run_view_job(exam: Appointment, key: str, view: str) -> None:
+    """What the worker does with the job the image request queued."""
+    item = SelectedItem.objects.get(Q(instance__key=key) | Q(media__key=key), appointment=exam)
+    assert make_item_view.call(item_id=item.pk, view=view) is True
 
 
 def test_it_shows_placeholders_until_the_thumbnail_job_ran_then_the_images(
@@ -147,7 +155,7 @@ def test_the_share_history_shows_the_publication_and_its_messages(
         appointment=exam,
         state=Publication.State.OPENED,
         idempotency_key="history-test",
-        expires_at=timezone.now() + timezone.timedelta(days=60),
+        expires_at=timezone.now() + timedelta(days=60),
         sent_at=timezone.now(),
         opened_at=timezone.now(),
     )
@@ -196,6 +204,9 @@ def test_the_patient_view_is_the_masked_still_and_waits_for_a_crop_when_unclear(
     unclear = ingest(exam, tmp_path / "in", regions=None)
     client = client_for("sonographer")
     client.get(_url(exam))
+    placeholder = client.get(_url(exam, f"images/{clear.key}/patient.jpg"))
+    assert placeholder.status_code == 202  # rendered by the job, not in the request (H3)
+    _run_view_job(exam, clear.key, "patient")
     response = client.get(_url(exam, f"images/{clear.key}/patient.jpg"))
     assert response.status_code == 200
     assert set(jpeg_segments(response.content)) <= {
@@ -217,14 +228,14 @@ def test_the_patient_view_is_the_masked_still_and_waits_for_a_crop_when_unclear(
     assert waiting.status_code == 409
     crop = {"x0": "20", "y0": "24", "x1": "99", "y1": "83"}
     client.post(_url(exam, f"images/{unclear.key}/crop"), crop)
+    assert client.get(_url(exam, f"images/{unclear.key}/patient.jpg")).status_code == 202
+    _run_view_job(exam, unclear.key, "patient")
     cropped = client.get(_url(exam, f"images/{unclear.key}/patient.jpg"))
     assert cropped.status_code == 200
     assert Image.open(io.BytesIO(cropped.content)).size == (80, 60)
 
 
 def test_bad_values_get_a_4xx_and_change_nothing(client_for: Any, exam: Appointment) -> None:
-    from datetime import timedelta
-
     publication = Publication.objects.create(
         appointment=exam,
         state=Publication.State.SENT,
@@ -270,6 +281,9 @@ def test_an_uploaded_clip_is_shown_ticked_cropped_and_previewed_like_an_image(
     assert client.post(_url(exam, f"images/{media.key}/crop"), crop).status_code == 303
     preview = client.get(_url(exam, f"images/{media.key}/preview.jpg"))
     assert preview["X-Echoshare-Branch"] == "staff_crop"
+    # The clip is re-encoded by the job (H3), never in the request.
+    assert client.get(_url(exam, f"images/{media.key}/patient.jpg")).status_code == 202
+    _run_view_job(exam, media.key, "patient")
     still = client.get(_url(exam, f"images/{media.key}/patient.jpg"))
     assert still.status_code == 200 and CANARY.encode() not in still.content
     with Image.open(io.BytesIO(still.content)) as image:

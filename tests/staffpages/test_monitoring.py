@@ -217,3 +217,35 @@ def test_alerts_are_in_the_clinics_language(
         "[echoshare] Probleem: Schijfruimte van het archief",
     ]
     assert "MB vrij" in mail.outbox[0].body
+
+
+def test_a_share_whose_files_the_portal_could_not_remove_is_one_incident_until_removed(
+    exam: Appointment, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from echoshare.clinic.models import Publication
+    from echoshare.clinic.share_status import share_event_apply
+
+    settings.MONITOR_ALERT_EMAILS = ["it@clinic.example.nl"]
+    Publication.objects.create(
+        appointment=exam,
+        state=Publication.State.REVOKED,
+        idempotency_key="purge-test",
+        portal_share_id="SHAREPURGE1",
+        expires_at=timezone.now() + timedelta(days=60),
+    )
+    assert _by_name()[monitoring.PORTAL_PURGE].ok is True
+
+    def portal_reports(kind: str) -> None:  # as the status pull applies the portal's feed
+        share_event_apply(
+            event={"share": "SHAREPURGE1", "kind": kind, "at": "2026-03-02T10:00+00:00"}
+        )
+
+    portal_reports("purge_failed")
+    check = _by_name()[monitoring.PORTAL_PURGE]
+    assert check.bad and "1 ended share(s)" in check.detail
+    for _ in range(3):
+        _run_and_mails(django_capture_on_commit_callbacks)
+    assert len(mail.outbox) == 1 and "Files removed from the portal" in mail.outbox[0].subject
+    portal_reports("purged")
+    assert _run_and_mails(django_capture_on_commit_callbacks).closed == [monitoring.PORTAL_PURGE]
+    assert len(mail.outbox) == 2

@@ -1,5 +1,9 @@
 """Exam: the archived images of one appointment, the patient's picks, and the share's history.
 
+Nothing heavy is decoded or encoded in these requests (H3): thumbnails, previews of large
+frames and patient views are made by jobs, and the page shows a placeholder until then
+(item_views.py, thumbnails.py).
+
 Exported JPEG/PNG/MP4 uploaded onto the exam are shown after the DICOM images, with the same
 tick, order, preview and crop; images are addressed by their random key either way.
 
@@ -15,6 +19,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.html import escape
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -22,29 +28,38 @@ from echoshare.archive.models import Instance
 from echoshare.audit import events
 from echoshare.audit.services import audit_record
 from echoshare.clinic.access import has_requirement, staff_required
-from echoshare.clinic.exported_media import exported_media_render
 from echoshare.clinic.models import Appointment, ExportedMedia, Publication, SelectedItem
 from echoshare.clinic.publishing import publish_blockers
 from echoshare.clinic.selection import (
     SelectionError,
-    item_crop,
     item_ref,
     selected_item_mask,
     selected_item_preview,
     selection_items,
 )
 from echoshare.clinic.staff.common import exam_or_404, source, staff_user
+from echoshare.clinic.staff.item_views import (
+    PATIENT,
+    PREVIEW,
+    Target,
+    is_made,
+    item_source,
+    item_target,
+    job_wanted,
+    made,
+    refused_reason,
+)
 from echoshare.clinic.staff.states import exam_state
-from echoshare.clinic.staff.tasks import make_thumbnail
+from echoshare.clinic.staff.tasks import make_item_view, make_thumbnail
 from echoshare.clinic.staff.thumbnails import (
     media_thumbnail_make,
-    patient_still,
     refused_marker,
     thumbnail_path,
     thumbnail_wanted,
 )
 from echoshare.imaging.errors import ImageRefused
-from echoshare.imaging.masking import Mask
+from echoshare.imaging.models import DeviceRule
+from echoshare.imaging.render import DeviceRuleSpec
 from echoshare.notify.models import Message
 
 PERMISSIONS = {
@@ -126,6 +141,30 @@ def _history(appointment: Appointment) -> list[ShareHistory]:
     return history
 
 
+def _pending_views(item: SelectedItem, rules: list[DeviceRuleSpec]) -> list[str]:
+    """The views of the item that a job has still to make (the page shows placeholders)."""
+    try:
+        source = item_source(item, rules=rules)
+    except ImageRefused:
+        return []  # the image requests answer why (422)
+    pending = []
+    for view in (PREVIEW, PATIENT):
+        target = item_target(source, view)
+        if view == PATIENT and source.mask.branch == "needs_review":
+            continue  # no patient view until a crop is set
+        if target.cheap or is_made(target) or refused_reason(target) is not None:
+            continue
+        pending.append(view)
+    return pending
+
+
+def _mark_pending_views(items: list[SelectedItem]) -> None:
+    rules = DeviceRule.objects.specs()
+    for item in items:
+        # A page-only attribute read by the template (`item.pending_views`).
+        setattr(item, "pending_views", _pending_views(item, rules))  # noqa: B010
+
+
 def exam_context(request: HttpRequest, appointment: Appointment) -> dict[str, Any]:
     allowed = {name: has_requirement(request.user, perm) for name, perm in PERMISSIONS.items()}
     context: dict[str, Any] = {
@@ -141,6 +180,7 @@ def exam_context(request: HttpRequest, appointment: Appointment) -> dict[str, An
         items = selection_items(appointment=appointment)
         for item in items:
             selected_item_mask(item=item)  # header only: marks items that need review
+        _mark_pending_views(items)
         context["items"] = items
         context["tiles"] = _tiles(appointment, items)
         context["blockers"] = publish_blockers(appointment=appointment)
@@ -212,20 +252,81 @@ def _selected(appointment: Appointment, instance_key: str) -> SelectedItem:
     return item
 
 
+def _placeholder(view: str) -> HttpResponse:
+    """202 and a grey image saying the view is being made: an <img> shows it, the page's
+    script swaps in the real one when views.json lists it (without script: a reload)."""
+    text = escape(gettext("Being prepared… it appears shortly"))
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="320" height="240" viewBox="0 0 320 240">'
+        '<rect width="320" height="240" fill="#e8e8e8"/>'
+        '<text x="160" y="125" text-anchor="middle" font-family="sans-serif" font-size="14"'
+        f' fill="#333">{text}</text></svg>'
+    )
+    response = HttpResponse(svg, status=202, content_type="image/svg+xml; charset=utf-8")
+    response["Retry-After"] = "3"
+    response["X-Echoshare-Pending"] = view
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    return response
+
+
+def _not_made_yet(item: SelectedItem, target: Target) -> HttpResponse:
+    """422 with the reason if the job found the image undecodable; otherwise queue the job
+    (once: reloads within minutes queue no more) and answer the placeholder."""
+    reason = refused_reason(target)
+    if reason is not None:
+        return HttpResponse(reason, status=422, content_type="text/plain; charset=utf-8")
+    if job_wanted(target):
+        item_id, view = item.pk, target.view
+        transaction.on_commit(lambda: make_item_view.enqueue(item_id=item_id, view=view))
+    return _placeholder(target.view)
+
+
+def _item_target(item: SelectedItem, view: str) -> Target | HttpResponse:
+    try:
+        return item_target(item_source(item), view)
+    except ImageRefused as exc:  # damaged header, or a crop or frame outside the image
+        return HttpResponse(str(exc), status=422, content_type="text/plain; charset=utf-8")
+
+
+def _audit_view(request: HttpRequest, item: SelectedItem, detail: str) -> None:
+    with transaction.atomic():
+        audit_record(
+            event=events.PREVIEW_VIEWED,
+            user=staff_user(request),
+            patient_ref=item.appointment.patient.patient_id,
+            object_ref=item_ref(item),
+            detail=detail,
+            source=source(request),
+        )
+
+
 @never_cache
 @require_GET
 @staff_required("clinic.view_study")
 def preview(request: HttpRequest, accession_number: str, instance_key: str) -> HttpResponse:
-    """The staff preview of a picked item: the frame with what the patient gets outlined."""
+    """The staff preview of a picked item: the frame with what the patient gets outlined.
+    Made here only for a small frame (item_views.SYNC_PREVIEW_PIXELS), else by the job."""
     appointment = exam_or_404(accession_number)
     item = _selected(appointment, instance_key)
-    try:
-        with transaction.atomic():
-            result = selected_item_preview(item=item, user=staff_user(request))
-    except SelectionError as exc:
-        return HttpResponse(str(exc), status=422, content_type="text/plain; charset=utf-8")
-    response = HttpResponse(result.jpeg, content_type="image/jpeg")
-    response["X-Echoshare-Branch"] = result.branch
+    target = _item_target(item, PREVIEW)
+    if isinstance(target, HttpResponse):
+        return target
+    if target.cheap:
+        try:
+            with transaction.atomic():
+                result = selected_item_preview(item=item, user=staff_user(request))
+        except SelectionError as exc:
+            return HttpResponse(str(exc), status=422, content_type="text/plain; charset=utf-8")
+        jpeg, branch = result.jpeg, result.branch
+    else:
+        made_jpeg = made(target)
+        if made_jpeg is None:
+            return _not_made_yet(item, target)
+        selected_item_mask(item=item)  # records the branch, as the preview in the request does
+        _audit_view(request, item, "")
+        jpeg, branch = made_jpeg, target.source.mask.branch
+    response = HttpResponse(jpeg, content_type="image/jpeg")
+    response["X-Echoshare-Branch"] = branch
     return response
 
 
@@ -233,37 +334,45 @@ def preview(request: HttpRequest, accession_number: str, instance_key: str) -> H
 @require_GET
 @staff_required("clinic.view_study")
 def patient_view(request: HttpRequest, accession_number: str, instance_key: str) -> HttpResponse:
-    """The still the patient will get (masked), or 409 while the item needs review."""
+    """The still the patient will get (masked), as the job rendered it for publishing; 409
+    while the item needs review, a placeholder (202) until the job ran."""
     appointment = exam_or_404(accession_number)
     item = _selected(appointment, instance_key)
     mask = selected_item_mask(item=item)
     if mask.branch == "needs_review":
         return HttpResponse(mask.note, status=409, content_type="text/plain; charset=utf-8")
-    try:
-        with transaction.atomic():
-            jpeg = _patient_jpeg(item, mask)
-            audit_record(
-                event=events.PREVIEW_VIEWED,
-                user=staff_user(request),
-                patient_ref=appointment.patient.patient_id,
-                object_ref=item_ref(item),
-                detail="as the patient gets it",
-                source=source(request),
-            )
-    except ImageRefused as exc:
-        return HttpResponse(exc.reason, status=422, content_type="text/plain; charset=utf-8")
+    target = _item_target(item, PATIENT)
+    if isinstance(target, HttpResponse):
+        return target
+    jpeg = made(target)
+    if jpeg is None:
+        return _not_made_yet(item, target)
+    _audit_view(request, item, "as the patient gets it")
     return HttpResponse(jpeg, content_type="image/jpeg")
 
 
-def _patient_jpeg(item: SelectedItem, mask: Mask) -> bytes:
-    if item.media is not None:  # the very still publishing sends (rendered once, cached)
-        result = exported_media_render(media=item.media, crop=item_crop(item))
-        if not result.publishable:
-            raise ImageRefused(result.reason or "needs review")
-        return result.outputs["still"].read_bytes()
-    if item.instance is None:  # the database's check constraint rules this out
-        raise ImageRefused("the item has no image")
-    return patient_still(instance=item.instance, mask=mask, frame=item.frame)
+@never_cache
+@require_GET
+@staff_required("clinic.view_study")
+def views_state(request: HttpRequest, accession_number: str) -> HttpResponse:
+    """Which previews and patient views the job has made, or found undecodable
+    ("<key>/<view>"): the page's script loads them again instead of the placeholder."""
+    appointment = exam_or_404(accession_number)
+    rules = DeviceRule.objects.specs()
+    ready, refused = [], []
+    items = SelectedItem.objects.filter(appointment=appointment).select_related("instance", "media")
+    for item in items:
+        try:
+            source = item_source(item, rules=rules)
+        except ImageRefused:
+            continue
+        for view in (PREVIEW, PATIENT):
+            target = item_target(source, view)
+            if is_made(target):
+                ready.append(f"{item.key}/{view}")
+            elif refused_reason(target) is not None:
+                refused.append(f"{item.key}/{view}")
+    return JsonResponse({"ready": ready, "refused": refused})
 
 
 @never_cache

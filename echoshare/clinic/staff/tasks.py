@@ -1,4 +1,5 @@
-"""Jobs of the staff pages: staff thumbnails, and the system monitor (every minute)."""
+"""Jobs of the staff pages: staff thumbnails, an item's preview and patient view, and the
+system monitor (every minute)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,17 @@ def make_thumbnail(instance_key: str) -> bool:
 
     instance = Instance.objects.filter(key=instance_key).first()
     return instance is not None and thumbnail_make(instance=instance) is not None
+
+
+@task()
+def make_item_view(item_id: int, view: str) -> bool:
+    """Make a picked item's preview or patient view (H3: queued by the Exam page's image
+    requests, never made in them)."""
+    from echoshare.clinic.models import SelectedItem
+    from echoshare.clinic.staff.item_views import item_view_make
+
+    item = SelectedItem.objects.select_related("instance", "media").filter(pk=item_id).first()
+    return item is not None and item_view_make(item=item, view=view)
 
 
 @periodic(name="staffpages.monitor", every=timedelta(seconds=settings.MONITOR_EVERY_SECONDS))

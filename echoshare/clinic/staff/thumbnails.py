@@ -9,6 +9,9 @@ instance gets a new thumbnail and identical bytes share one.
 Exported JPEG/PNG/MP4 get theirs when they are uploaded (one still or the first frame of a
 clip, decoded in the upload request that just checked the file anyway).
 
+The previews of picked items and their markers live here too (`<sha256>.preview-<key>.jpg`,
+item_views.py), so everything below removes them with their source.
+
 A thumbnail is patient data like its source: when the archive deletes files (purge,
 destruction on request) `thumbnails_remove` takes their thumbnails along (receivers.py), and
 `archive verify` has `thumbnails_sweep` remove those whose source is gone anyway. A thumbnail
@@ -33,10 +36,8 @@ from echoshare.imaging.cache import is_sha256
 from echoshare.imaging.config import render_settings
 from echoshare.imaging.decode import read_display_frame, read_header
 from echoshare.imaging.errors import ImageRefused
-from echoshare.imaging.masking import Mask
 from echoshare.imaging.preview import preview_upload
-from echoshare.imaging.render import chosen_frame
-from echoshare.imaging.stills import encode_jpeg, encode_thumbnail
+from echoshare.imaging.stills import encode_thumbnail
 
 STAFF_THUMBNAIL_SIZE = 240
 SWEEP_BATCH = 1000
@@ -68,7 +69,12 @@ def thumbnail_wanted(file: InstanceFile) -> bool:
     target = thumbnail_path(file)
     if target.exists() or refused_marker(file).exists():
         return False
-    pending = target.with_suffix(".pending")
+    return pending_claim(target.with_suffix(".pending"))
+
+
+def pending_claim(pending: Path) -> bool:
+    """True, and the marker touched, when no job for it was queued in the last few minutes;
+    False otherwise (reloading a page queues no more jobs)."""
     try:
         if time.time() - pending.stat().st_mtime < PENDING_SECONDS:
             return False
@@ -223,17 +229,3 @@ def _unlink_all(paths: Iterable[Path]) -> int:
             continue
         removed += 1
     return removed
-
-
-def patient_still(*, instance: Instance, mask: Mask, frame: int | None) -> bytes:
-    """The still exactly as the patient gets it: the chosen frame, masked, as a clean JPEG.
-
-    One frame is decoded (as the staff preview does); raises ImageRefused when it cannot be.
-    """
-    file = instance.current_file()
-    if file is None:
-        raise ImageRefused("the image has no archived file")
-    settings_ = render_settings()
-    header = read_header(storage.absolute(file.relative_path), pixel_budget=settings_.pixel_budget)
-    pixels = read_display_frame(header, chosen_frame(header, frame))
-    return encode_jpeg(mask.apply(pixels), quality=settings_.jpeg.quality)

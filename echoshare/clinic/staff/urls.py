@@ -29,6 +29,7 @@ urlpatterns = [
     path(_EXAM, exam.exam, name="exam"),
     path(_EXAM + "thumbnails.json", exam.thumbnails_state, name="exam-thumbnails"),
     path(_EXAM + "state.json", exam.state, name="exam-state"),
+    path(_EXAM + "views.json", exam.views_state, name="exam-views"),
     path(_ITEM + "thumbnail.jpg", exam.thumbnail, name="exam-thumbnail"),
     path(_ITEM + "preview.jpg", exam.preview, name="exam-preview"),
     path(_ITEM + "patient.jpg", exam.patient_view, name="exam-patient-view"),

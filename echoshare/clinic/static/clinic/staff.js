@@ -59,6 +59,38 @@
     }, 3000);
   }
 
+  // Exam: a preview or patient view still being made shows a placeholder image; once the
+  // job made it (views.json lists "<key>/<view>"), load it again. Only views in sight are
+  // asked for: a closed "what the patient gets" has not even queued its job yet.
+  function pollViews() {
+    var list = document.getElementById("items");
+    if (!list || !list.querySelector("[data-pending-view]")) return;
+    var url = list.getAttribute("data-views-url");
+    var timer = setInterval(function () {
+      if (document.hidden) return;
+      var waiting = Array.prototype.filter.call(
+        list.querySelectorAll("img[data-pending-view]"),
+        function (img) { var box = img.closest("details"); return !box || box.open; }
+      );
+      if (!waiting.length) {
+        if (!list.querySelector("[data-pending-view]")) clearInterval(timer);
+        return;
+      }
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) return;
+          waiting.forEach(function (img) {
+            var view = img.getAttribute("data-pending-view");
+            if (data.ready.indexOf(view) < 0 && data.refused.indexOf(view) < 0) return;
+            img.removeAttribute("data-pending-view");
+            img.src = img.src.split("?")[0] + "?made=" + Date.now();
+          });
+        })
+        .catch(function () {});
+    }, 3000);
+  }
+
   // Exam: move a picked item up or down; the order numbers of the selection form follow,
   // and the selection form is submitted so the new order is saved.
   function reorder() {
@@ -126,6 +158,7 @@
     refreshRows();
     refreshExamState();
     pollThumbnails();
+    pollViews();
     reorder();
     cropByClicks();
     dropUpload();
