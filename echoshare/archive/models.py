@@ -67,7 +67,8 @@ class Study(models.Model):
     objects = StudyQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "studies"
+        verbose_name = _("study")
+        verbose_name_plural = _("studies")
         ordering = ["-first_received_at"]
 
     def __str__(self) -> str:
@@ -104,6 +105,8 @@ class Instance(models.Model):
 
     class Meta:
         ordering = ["study", "series_instance_uid", "instance_number", "id"]
+        verbose_name = _("instance")
+        verbose_name_plural = _("instances")
 
     def __str__(self) -> str:
         return f"instance {self.key}"
@@ -164,6 +167,8 @@ class FixityRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        verbose_name = _("fixity run")
+        verbose_name_plural = _("fixity runs")
 
     def __str__(self) -> str:
         return f"fixity check {self.started_at:%Y-%m-%d %H:%M}"
@@ -215,6 +220,8 @@ class DestructionRequest(models.Model):
 
     class Meta:
         ordering = ["-requested_at"]
+        verbose_name = _("destruction request")
+        verbose_name_plural = _("destruction requests")
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(approved_by=models.F("requested_by")),

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 GENESIS_HASH = "0" * 64
 
@@ -78,7 +79,8 @@ class AuditRecord(models.Model):
 
     class Meta:
         ordering = ["-seq"]
-        verbose_name = "audit record"
+        verbose_name = _("audit record")
+        verbose_name_plural = _("audit records")
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.at:%Y-%m-%d %H:%M:%S} {self.event} {self.outcome}"

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 class ClinicConfig(AppConfig):
     name = "echoshare.clinic"
     label = "clinic"
+    verbose_name = _("Clinic")
 
     def ready(self) -> None:
         # After every migrate (and every test-database flush) the role groups get exactly the

@@ -40,6 +40,8 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["family_name", "given_name"]
+        verbose_name = _("patient")
+        verbose_name_plural = _("patients")
 
     def __str__(self) -> str:
         return f"{self.family_name}, {self.given_name} ({self.patient_id})"
@@ -57,7 +59,9 @@ class Appointment(models.Model):
         EXAMINED = "examined", _("examined")
         CANCELLED = "cancelled", _("cancelled")
 
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="appointments", verbose_name=_("patient")
+    )
     scheduled_at = models.DateTimeField(_("date and time"))
     exam_type = models.CharField(_("exam type"), max_length=128)
     modality = models.CharField(max_length=16, default="US")
@@ -87,6 +91,8 @@ class Appointment(models.Model):
     class Meta:
         ordering = ["scheduled_at"]
         indexes = [models.Index(fields=["scheduled_at"])]
+        verbose_name = _("appointment")
+        verbose_name_plural = _("appointments")
 
     def __str__(self) -> str:
         return f"{self.accession_number} {self.scheduled_at:%Y-%m-%d %H:%M}"
@@ -130,17 +136,23 @@ class ApiToken(models.Model):
     name = models.CharField(_("name"), max_length=100)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(_("first characters"), max_length=8, editable=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, editable=False
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        editable=False,
+        verbose_name=_("created by"),
     )
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True, editable=False)
 
     objects = ApiTokenQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("booking API token")
+        verbose_name_plural = _("booking API tokens")
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"

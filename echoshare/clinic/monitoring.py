@@ -23,7 +23,9 @@ from django.contrib.auth import get_user_model
 from django.core.mail import get_connection, send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from echoshare.clinic.roles import ADMINISTRATOR
 from echoshare.clinic.staff.models import Incident
@@ -139,10 +141,15 @@ def worker_backlog_check(now: datetime) -> Check:
     waiting = DBTaskResult.objects.ready().count()
     since = now - timedelta(seconds=settings.JOB_STALE_SECONDS)
     workers = WorkerHeartbeat.objects.filter(last_seen__gte=since).count()
-    detail = _("%(waiting)d job(s) waiting, %(workers)d worker(s) alive") % {
-        "waiting": waiting,
-        "workers": workers,
-    }
+    # Two plurals, each agreeing with its own count ("1 taak wachtend, 2 verwerkers actief").
+    detail = ", ".join(
+        [
+            ngettext("%(count)d job waiting", "%(count)d jobs waiting", waiting)
+            % {"count": waiting},
+            ngettext("%(count)d worker alive", "%(count)d workers alive", workers)
+            % {"count": workers},
+        ]
+    )
     ok = waiting <= settings.MONITOR_BACKLOG_MAX and (waiting == 0 or workers > 0)
     return Check(WORKER_BACKLOG, ok, detail)
 
@@ -154,10 +161,16 @@ def disk_check(name: str, folder: Path) -> Check:
     except OSError as exc:
         return Check(name, False, _("cannot be read: %(error)s") % {"error": exc.strerror})
     detail = _("%(free)s MB free (alert below %(threshold)s MB)") % {
-        "free": f"{free_mb:,}",
-        "threshold": f"{threshold:,}",
+        "free": _grouped(free_mb),
+        "threshold": _grouped(threshold),
     }
     return Check(name, free_mb >= threshold, detail)
+
+
+def _grouped(number: int) -> str:
+    """The number with the active language's thousands separator: "45.343" in Dutch, where
+    a comma would read as a decimal comma ("45,343 MB" is 45 MB there), "45,343" in English."""
+    return number_format(number, force_grouping=True)
 
 
 # Weekly, plus a day for a run that takes long or a scheduler restarted late.
@@ -183,7 +196,12 @@ def archive_verify_check() -> Check:
         return Check(
             ARCHIVE_VERIFY,
             True,
-            _("%(when)s: %(checked)d file(s), all intact") % {"when": when, "checked": run.checked},
+            ngettext(
+                "%(when)s: %(checked)d file, intact",
+                "%(when)s: %(checked)d files, all intact",
+                run.checked,
+            )
+            % {"when": when, "checked": run.checked},
         )
     detail = _(
         "%(when)s: %(changed)d changed, %(missing)d missing, %(unindexed)d unindexed of %(checked)d"
@@ -202,7 +220,10 @@ def outbox_check() -> Check:
 
     count = Message.objects.needing_staff().count()
     return Check(
-        OUTBOX_GIVE_UPS, count == 0, _("%(count)d message(s) need staff") % {"count": count}
+        OUTBOX_GIVE_UPS,
+        count == 0,
+        ngettext("%(count)d message needs staff", "%(count)d messages need staff", count)
+        % {"count": count},
     )
 
 
@@ -237,9 +258,12 @@ def portal_purge_check() -> Check:
     if count == 0:
         return Check(PORTAL_PURGE, True, _("no failed removal reported"))
     since = failed.order_by("last_status_at").values_list("last_status_at", flat=True).first()
-    detail = _(
-        "%(count)d ended share(s) whose files the portal could not remove (first: %(when)s); "
-        "the portal keeps trying: check its storage"
+    detail = ngettext(
+        "%(count)d ended share whose files the portal could not remove (first: %(when)s); "
+        "the portal keeps trying: check its storage",
+        "%(count)d ended shares whose files the portal could not remove (first: %(when)s); "
+        "the portal keeps trying: check its storage",
+        count,
     ) % {"count": count, "when": f"{timezone.localtime(since):%Y-%m-%d %H:%M}" if since else "?"}
     return Check(PORTAL_PURGE, False, detail)
 

@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ImagingConfig(AppConfig):
     name = "echoshare.imaging"
     label = "imaging"
+    verbose_name = _("Imaging")
 
     def ready(self) -> None:
         from echoshare.archive.signals import archived_files_deleted, derived_copies_sweep

@@ -10,6 +10,9 @@ Entries are grouped by the SHA-256 of the file they were rendered from,
 `render-cache/sources/<sha[:2]>/<sha>/<key>/`, so that every render of an archived file can
 be removed with it (purge, destruction on request: `cache_remove_sources`) and entries whose
 source is gone can be found (`cache_sweep`).
+
+`cache_plan` is the lookup half of `render_cached`: from the header alone, where a render
+is (or would be) cached, for those who may only look (a web request, H3).
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from echoshare.imaging.config import cache_root, render_settings
-from echoshare.imaging.decode import read_header
+from echoshare.imaging.decode import ImageHeader, read_header
 from echoshare.imaging.masking import Mask, Rect
 from echoshare.imaging.render import (
     DeviceRuleSpec,
@@ -83,6 +87,51 @@ def cache_key(*, file_hash: str, mask: Mask, still_frame: int, settings: RenderS
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class CachePlan:
+    """How `render_cached` renders a file, decided from its header alone: nothing is decoded
+    or rendered. The one place that says where a DICOM render is cached, so that the staff
+    pages find the very render publishing sends (echoshare/clinic/staff/item_views.py)."""
+
+    header: ImageHeader
+    mask: Mask
+    frame: int | None  # the staff's choice; None: the header's (see `chosen_frame`)
+    settings: RenderSettings
+
+    def still_frame(self) -> int:
+        """The still/poster frame; ImageRefused when the chosen frame is not in the image."""
+        return chosen_frame(self.header, self.frame)
+
+    def entry(self, file_hash: str) -> Path:
+        """The cache entry of this render of the file with this SHA-256, made yet or not.
+        Nothing is ever cached for a mask that needs review (`render_cached`)."""
+        key = cache_key(
+            file_hash=file_hash,
+            mask=self.mask,
+            still_frame=self.still_frame(),
+            settings=self.settings,
+        )
+        return source_entry(file_hash, key)
+
+
+def cache_plan(
+    header: ImageHeader,
+    *,
+    rules: Sequence[DeviceRuleSpec] = (),
+    frame: int | None = None,
+    crop: Rect | None = None,
+    settings: RenderSettings | None = None,
+) -> CachePlan:
+    """The plan `render_cached` follows for a file with this header (a lookup: renders
+    nothing, reads no pixels)."""
+    return CachePlan(
+        header=header,
+        mask=decide_mask(header, rules=rules, crop=crop),
+        frame=frame,
+        settings=settings or render_settings(),
+    )
+
+
 def render_cached(
     path: str | os.PathLike[str],
     *,
@@ -100,14 +149,14 @@ def render_cached(
     """
     settings = settings or render_settings()
     header = read_header(path, pixel_budget=settings.pixel_budget)
-    mask = decide_mask(header, rules=rules, crop=crop)
+    plan = cache_plan(header, rules=rules, frame=frame, crop=crop, settings=settings)
+    mask = plan.mask
     if mask.branch == "needs_review":
         return RenderResult(branch=mask.branch, mask=mask, reason=mask.note)
-    still = chosen_frame(header, frame)
-    file_hash = file_hash or file_sha256(path)
-    key = cache_key(file_hash=file_hash, mask=mask, still_frame=still, settings=settings)
+    still = plan.still_frame()
+    entry = plan.entry(file_hash or file_sha256(path))
     return cached_entry(
-        source_entry(file_hash, key),
+        entry,
         mask,
         lambda work: render_with_mask(header, mask, out_dir=work, settings=settings, frame=still),
     )

@@ -48,14 +48,20 @@ class DeviceRule(models.Model):
     note = models.CharField(_("note"), max_length=200, blank=True)
     active = models.BooleanField(_("active"), default=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = DeviceRuleQuerySet.as_manager()
 
     class Meta:
         ordering = ["manufacturer", "model_name", "columns", "rows"]
+        verbose_name = _("device rule")
+        verbose_name_plural = _("device rules")
         constraints = [
             models.UniqueConstraint(
                 fields=["manufacturer", "model_name", "columns", "rows"],

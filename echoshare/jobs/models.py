@@ -5,6 +5,7 @@ and the periodic jobs' schedule. The jobs themselves are django-tasks-db's DBTas
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class JobAttempt(models.Model):
@@ -31,6 +32,8 @@ class JobAttempt(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("job attempt")
+        verbose_name_plural = _("job attempts")
 
     def __str__(self) -> str:
         return f"{self.original_id} attempt {self.attempt}"
@@ -53,6 +56,10 @@ class WorkerHeartbeat(models.Model):
     started_at = models.DateTimeField()
     last_seen = models.DateTimeField(db_index=True)
 
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+
     def __str__(self) -> str:
         return f"{self.worker_id} ({self.host}:{self.pid})"
 
@@ -67,6 +74,10 @@ class SchedulerLease(models.Model):
     name = models.CharField(max_length=32, primary_key=True)
     holder = models.CharField(max_length=128, blank=True)
     expires_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("scheduler lease")
+        verbose_name_plural = _("scheduler leases")
 
     def __str__(self) -> str:
         return f"{self.name}: {self.holder or '-'} until {self.expires_at:%Y-%m-%d %H:%M:%S}"
@@ -83,6 +94,8 @@ class PeriodicSchedule(models.Model):
 
     class Meta:
         ordering = ["name"]
+        verbose_name = _("periodic schedule")
+        verbose_name_plural = _("periodic schedules")
 
     def __str__(self) -> str:
         return self.name

@@ -82,6 +82,8 @@ class Message(models.Model):
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["state", "next_attempt_at"])]
         permissions = [("retry_message", "Can retry a failed message or mark it sent")]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
 
     def __str__(self) -> str:
         return (

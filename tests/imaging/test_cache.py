@@ -164,3 +164,36 @@ def test_paths_are_only_built_from_hex_digests() -> None:
     with pytest.raises(ValueError):
         cache.source_entry("a" * 64, "../b")
     assert cache.cache_remove_sources(["../../etc", ""]) == 0
+
+
+def test_the_plan_names_the_entry_render_cached_fills_and_renders_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The staff pages look up the patient view with `cache_plan`: it must name the very
+    entry publishing's `render_cached` fills, for every crop and frame, without rendering."""
+    from echoshare.imaging.decode import read_header
+
+    calls = _count_renders(monkeypatch)
+    path = make_ultrasound(tmp_path / "a.dcm", frames=3)
+    file_hash = cache.file_sha256(path)
+    header = read_header(path, pixel_budget=SETTINGS.pixel_budget)
+    for done, options in enumerate(({}, {"crop": Rect(0, 0, 99, 99)}, {"frame": 0})):
+        plan = cache.cache_plan(header, settings=SETTINGS, **options)  # type: ignore[arg-type]
+        entry = plan.entry(file_hash)
+        assert not entry.exists() and len(calls) == done  # a lookup: nothing rendered or made
+        result = cache.render_cached(path, settings=SETTINGS, file_hash=file_hash, **options)  # type: ignore[arg-type]
+        assert result.outputs["still"].parent == entry
+        assert result.still_frame == plan.still_frame() and result.branch == plan.mask.branch
+    assert len(calls) == 3
+
+
+def test_the_plan_of_an_item_that_needs_review_names_an_entry_never_filled(
+    tmp_path: Path,
+) -> None:
+    from echoshare.imaging.decode import read_header
+
+    plan = cache.cache_plan(read_header(RGB, pixel_budget=SETTINGS.pixel_budget), settings=SETTINGS)
+    assert plan.mask.branch == "needs_review"
+    entry = plan.entry(cache.file_sha256(RGB))
+    assert not cache.render_cached(RGB, settings=SETTINGS).outputs
+    assert not entry.exists()

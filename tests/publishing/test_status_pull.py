@@ -138,7 +138,7 @@ def test_a_failed_removal_on_the_portal_shows_on_the_exam_and_is_one_incident_un
     assert publication.state == Publication.State.DELETED
     assert publication.last_status == "purge_failed"
     check = monitoring.portal_purge_check()
-    assert check.bad and "1 ended share(s)" in check.detail
+    assert check.bad and "1 ended share whose" in check.detail
     assert "Vandermeulen" not in check.detail and publication.key not in check.detail
     for _ in range(3):  # the monitor runs every minute: one incident, one mail
         monitoring.monitor_run(checks=[monitoring.portal_purge_check()])

@@ -4,10 +4,13 @@ hold and send, and the share's history."""
 from __future__ import annotations
 
 import io
+import os
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.db.models import Q
 from django.utils import timezone
 from PIL import Image
@@ -307,18 +310,70 @@ def test_an_upload_of_another_exam_is_a_404(
     assert refused.status_code == 409
 
 
-def test_an_uploads_thumbnail_is_made_again_when_the_data_folder_lost_it(
-    client_for: Any, exam: Appointment, tmp_path: Path
+def _thumbnail_jobs() -> list[dict[str, Any]]:
+    from django_tasks_db.models import DBTaskResult
+
+    rows = DBTaskResult.objects.filter(task_path=make_thumbnail.module_path)
+    return [row.args_kwargs["kwargs"] for row in rows]
+
+
+def _fail_if_called(*args: Any, **kwargs: Any) -> Any:
+    pytest.fail("an upload was decoded inside a request (H3)")
+
+
+def test_an_uploads_lost_thumbnail_is_made_again_by_the_job_not_in_the_request(
+    client_for: Any,
+    exam: Appointment,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     media, _ = exported_media_store(
         appointment=exam, path=make_jpeg(tmp_path / "a.jpg"), name="a.jpg", user=None
     )
-    assert not media_thumbnail_path(media).exists()  # the service alone makes none
-    response = client_for("sonographer").get(_url(exam, f"images/{media.key}/thumbnail.jpg"))
+    assert not media_thumbnail_path(media).exists()  # the service alone makes none: "lost"
+    client = client_for("sonographer")
+    url = _url(exam, f"images/{media.key}/thumbnail.jpg")
+    with monkeypatch.context() as patch, django_capture_on_commit_callbacks(execute=True):
+        for decode in ("preview_upload", "read_upload_image", "first_video_frame"):
+            patch.setattr(f"echoshare.imaging.preview.{decode}", _fail_if_called)
+        patch.setattr("echoshare.clinic.staff.thumbnails.preview_upload", _fail_if_called)
+        waiting = [client.get(url), client.get(url)]  # a reload within minutes
+    for response in waiting:
+        assert response.status_code == 202
+        assert response["Content-Type"].startswith("image/svg+xml")
+        assert response["X-Echoshare-Pending"] == "thumbnail"
+    assert _thumbnail_jobs() == [{"instance_key": media.key}]  # one job for both looks
+    assert not media_thumbnail_path(media).exists()
+    assert make_thumbnail.call(instance_key=media.key) is True  # what the worker does
+    response = client.get(url)
     assert response.status_code == 200
     assert response.content == media_thumbnail_path(media).read_bytes()
     with Image.open(io.BytesIO(response.content)) as image:
         assert max(image.size) <= 240 and not image.getexif()
+    assert not media_thumbnail_path(media).with_suffix(".pending").exists()
+
+
+def test_an_upload_whose_file_is_gone_gets_no_thumbnail_and_no_endless_jobs(
+    client_for: Any, exam: Appointment, tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from echoshare.clinic.exported_media import media_path
+
+    media, _ = exported_media_store(
+        appointment=exam, path=make_jpeg(tmp_path / "a.jpg"), name="a.jpg", user=None
+    )
+    media_path(media).unlink()
+    client = client_for("sonographer")
+    url = _url(exam, f"images/{media.key}/thumbnail.jpg")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(url).status_code == 202
+    assert make_thumbnail.call(instance_key=media.key) is False  # refused, not raised
+    # An hour later: only the refusal keeps the request from queueing the job again.
+    long_ago = time.time() - 3600
+    os.utime(media_thumbnail_path(media).with_suffix(".pending"), (long_ago, long_ago))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(url).status_code == 404  # undecodable, as an archived image
+    assert len(_thumbnail_jobs()) == 1
 
 
 def test_the_front_desk_prints_a_password_slip_holding_the_password(

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from echoshare.clinic.models import Appointment, Publication
+from echoshare.clinic.models import ApiToken, Appointment, Publication
 from echoshare.notify.models import Message
 
 
@@ -127,3 +127,96 @@ def test_the_share_history_in_dutch_names_shares_and_messages_in_dutch(
     assert text.count("herinnering verloopdatum (e-mail): wordt verstuurd") == 3
     assert "afspraakherinnering (sms): in de wachtrij" in text  # under "Andere berichten"
     assert _english_left(text) == []
+
+
+# The admin's English model and app names (issue 7): none may show on the Dutch index.
+ENGLISH_ADMIN_NAMES = (
+    "Appointments",
+    "Patients",
+    "Device rules",
+    "Destruction requests",
+    "Fixity runs",
+    "Instances",
+    "Studies",
+    "Audit records",
+    "Messages",
+    "Booking API tokens",
+    "Clinic",
+    "Archive",
+    "Imaging",
+    "Staff pages",
+    "Background jobs",
+)
+
+
+def test_the_admin_index_in_dutch_names_apps_and_models_in_dutch(
+    client_for: Any, personas: Any
+) -> None:
+    page = client_for("administrator").get("/staff/admin/", HTTP_ACCEPT_LANGUAGE="nl")
+    assert page.status_code == 200
+    text = page.content.decode()
+    for dutch in (
+        "Kliniek",
+        "Patiënten",
+        "Afspraken",
+        "API-sleutels van het boekingssysteem",
+        "Archief",
+        "DICOM-onderzoeken",
+        "DICOM-objecten",
+        "Integriteitscontroles",
+        "Vernietigingsverzoeken",
+        "Auditlog",
+        "Auditregels",
+        "Beeldbewerking",
+        "Apparaatregels",
+    ):
+        assert f">{dutch}<" in text, dutch
+    assert [name for name in ENGLISH_ADMIN_NAMES if f">{name}<" in text] == []
+    # No role sees the messages or the jobs in the admin; a superuser sees every app.
+    user, _device = personas["administrator"]
+    user.is_superuser = True
+    user.save(update_fields=["is_superuser"])
+    everything = client_for("administrator").get("/staff/admin/", HTTP_ACCEPT_LANGUAGE="nl")
+    text = everything.content.decode()
+    for dutch in ("Berichten", "Achtergrondtaken", "Taakpogingen", "Periodieke planningen"):
+        assert f">{dutch}<" in text, dutch
+    assert [name for name in ENGLISH_ADMIN_NAMES if f">{name}<" in text] == []
+    english = client_for("administrator").get("/staff/admin/", HTTP_ACCEPT_LANGUAGE="en")
+    assert ">Patients<" in english.content.decode()  # the names exist, in English
+
+
+def test_the_admin_columns_in_dutch_name_patient_and_creator(
+    client_for: Any, exam: Appointment
+) -> None:
+    client = client_for("administrator")
+    appointments = client.get("/staff/admin/clinic/appointment/", HTTP_ACCEPT_LANGUAGE="nl")
+    assert appointments.status_code == 200
+    assert ">Patiënt<" in appointments.content.decode()
+    ApiToken.objects.create(name="agenda", token_hash="0" * 64, prefix="abcd1234")
+    tokens = client.get("/staff/admin/clinic/apitoken/", HTTP_ACCEPT_LANGUAGE="nl")
+    assert tokens.status_code == 200
+    text = tokens.content.decode()
+    assert "Aangemaakt op" in text and "Created at" not in text
+    # The plural the admin used to build from the singular ("...boekingssysteems").
+    assert "boekingssysteems" not in text
+
+
+def test_the_status_page_in_dutch_groups_numbers_and_uses_real_plurals(
+    client_for: Any, exam: Appointment, settings: Any, healthy: Any
+) -> None:
+    settings.MONITOR_DISK_FREE_MB = 12345
+    # One message given up: the Dutch singular, not "bericht(en)".
+    message = Message.objects.first()
+    assert message is not None and Message.objects.count() == 1
+    Message.objects.filter(pk=message.pk).update(state=Message.State.GAVE_UP)
+    page = client_for("administrator").get("/staff/status/", HTTP_ACCEPT_LANGUAGE="nl")
+    assert page.status_code == 200
+    text = page.content.decode()
+    # A comma is the decimal sign in Dutch: 12,345 would read as twelve.
+    assert "(melding onder 12.345 MB)" in text and "12,345" not in text
+    assert "1 bericht vraagt om een medewerker" in text
+    assert "0 taken wachtend, 0 verwerkers actief" in text
+    assert "(en)" not in text and "taak/taken" not in text
+    english = client_for("administrator").get("/staff/status/", HTTP_ACCEPT_LANGUAGE="en")
+    text = english.content.decode()
+    assert "(alert below 12,345 MB)" in text and "1 message needs staff" in text

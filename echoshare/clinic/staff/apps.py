@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class StaffPagesConfig(AppConfig):
     name = "echoshare.clinic.staff"
     label = "staffpages"
-    verbose_name = "staff pages"
+    verbose_name = _("Staff pages")
 
     def ready(self) -> None:
         from echoshare.archive.signals import archived_files_deleted, derived_copies_sweep

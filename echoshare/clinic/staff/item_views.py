@@ -37,14 +37,14 @@ from echoshare.clinic.selection import item_crop
 # `_write` (temporary file, then rename) and `_kept_if` (no file left of a deleted source) are
 # the thumbnails' own safeguards, shared on purpose.
 from echoshare.clinic.staff.thumbnails import _kept_if, _write, pending_claim, thumbnail_dir
-from echoshare.imaging.cache import MANIFEST, cache_key, cached_entry, render_cached, source_entry
+from echoshare.imaging.cache import MANIFEST, cache_plan, cached_entry, render_cached
 from echoshare.imaging.config import render_settings
 from echoshare.imaging.decode import read_header
 from echoshare.imaging.errors import ImageRefused
 from echoshare.imaging.masking import Mask
 from echoshare.imaging.models import DeviceRule
 from echoshare.imaging.preview import Preview, preview_item, preview_upload
-from echoshare.imaging.render import DeviceRuleSpec, RenderResult, chosen_frame, decide_mask
+from echoshare.imaging.render import DeviceRuleSpec, RenderResult
 
 PATIENT, PREVIEW = "patient", "preview"
 VIEWS = (PATIENT, PREVIEW)
@@ -74,6 +74,10 @@ class Source:
     frame: int
     pixels: int  # of one frame
     quick_to_decode: bool
+    # Where publishing's render is cached (`render_cached` / `exported_media_render`), made
+    # yet or not: the patient view is its still. Nothing is cached there while the mask
+    # needs review.
+    render_entry: Path
 
 
 @dataclass(frozen=True)
@@ -111,14 +115,14 @@ class Target:
 
     def render_entry(self) -> Path:
         """The patient view's render-cache entry (the key *is* the render cache's key)."""
-        return source_entry(self.source.sha256, self.key)
+        return self.source.render_entry
 
 
 def item_source(item: SelectedItem, *, rules: list[DeviceRuleSpec] | None = None) -> Source:
     """Raises ImageRefused when the header cannot be read or the crop/frame do not fit."""
     crop = item_crop(item)
     if item.media is not None:
-        _, mask = exported_media_entry(media=item.media, crop=crop)
+        entry, mask = exported_media_entry(media=item.media, crop=crop)
         return Source(
             item=item,
             sha256=item.media.sha256,
@@ -127,22 +131,28 @@ def item_source(item: SelectedItem, *, rules: list[DeviceRuleSpec] | None = None
             frame=0,
             pixels=item.media.columns * item.media.rows,
             quick_to_decode=True,
+            render_entry=entry,
         )
     file = item.instance.current_file() if item.instance is not None else None
     if file is None:
         raise ImageRefused("the image has no archived file")
     path = _inside_archive(storage.absolute, file.relative_path)
-    header = read_header(path, pixel_budget=render_settings().pixel_budget)
+    settings = render_settings()
+    header = read_header(path, pixel_budget=settings.pixel_budget)
     if rules is None:
         rules = DeviceRule.objects.specs()
+    # What `render_cached` will do with this file (mask, frame, cache entry): asked of the
+    # render cache itself, never worked out again here.
+    plan = cache_plan(header, rules=rules, frame=item.frame, crop=crop, settings=settings)
     return Source(
         item=item,
         sha256=file.sha256,
         path=path,
-        mask=decide_mask(header, rules=rules, crop=crop),
-        frame=chosen_frame(header, item.frame),
+        mask=plan.mask,
+        frame=plan.still_frame(),
         pixels=header.columns * header.rows,
         quick_to_decode=not header.encapsulated or header.transfer_syntax == JPEGBaseline8Bit,
+        render_entry=plan.entry(file.sha256),
     )
 
 
@@ -156,17 +166,9 @@ def _inside_archive(locate: Callable[[T], Path], stored: T) -> Path:
 def item_target(source: Source, view: str) -> Target:
     if view not in VIEWS:
         raise ValueError(f"unknown view {view!r}")
-    settings = render_settings()
-    if view == PATIENT and source.item.media is not None:
-        entry, _ = exported_media_entry(media=source.item.media, crop=item_crop(source.item))
-        return Target(source=source, view=view, key=entry.name)
     if view == PATIENT:
-        # The same key as `render_cached` gives this item (tests/staffpages check that the
-        # job's render is found here).
-        key = cache_key(
-            file_hash=source.sha256, mask=source.mask, still_frame=source.frame, settings=settings
-        )
-        return Target(source=source, view=view, key=key)
+        # The render cache's own key (tests/staffpages check that the job's render is found).
+        return Target(source=source, view=view, key=source.render_entry.name)
     text = "\n".join(
         [
             f"preview v{PREVIEW_VERSION}",

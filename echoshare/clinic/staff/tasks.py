@@ -13,11 +13,18 @@ from echoshare.jobs.periodic import periodic
 
 @task()
 def make_thumbnail(instance_key: str) -> bool:
+    """Make an image's staff thumbnail. `instance_key` is the random key of an archived
+    instance or of an uploaded JPEG/PNG/MP4 (whose thumbnail the data folder lost); the
+    argument keeps its name so that jobs queued before uploads were handled still run."""
     from echoshare.archive.models import Instance
-    from echoshare.clinic.staff.thumbnails import thumbnail_make
+    from echoshare.clinic.models import ExportedMedia
+    from echoshare.clinic.staff.thumbnails import media_thumbnail_make, thumbnail_make
 
     instance = Instance.objects.filter(key=instance_key).first()
-    return instance is not None and thumbnail_make(instance=instance) is not None
+    if instance is not None:
+        return thumbnail_make(instance=instance) is not None
+    media = ExportedMedia.objects.filter(key=instance_key).first()
+    return media is not None and media_thumbnail_make(media=media) is not None
 
 
 @task()

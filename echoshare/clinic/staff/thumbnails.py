@@ -7,7 +7,9 @@ machine showed. They are named by the archived file's SHA-256, so a new version 
 instance gets a new thumbnail and identical bytes share one.
 
 Exported JPEG/PNG/MP4 get theirs when they are uploaded (one still or the first frame of a
-clip, decoded in the upload request that just checked the file anyway).
+clip, decoded in the upload request that just checked the file anyway). If the data folder
+lost one, the thumbnail request queues the same job to make it again (a full-HD decode is
+~100 ms: too heavy for a request too) and answers a placeholder meanwhile.
 
 The previews of picked items and their markers live here too (`<sha256>.preview-<key>.jpg`,
 item_views.py), so everything below removes them with their source.
@@ -36,7 +38,7 @@ from echoshare.imaging.cache import is_sha256
 from echoshare.imaging.config import render_settings
 from echoshare.imaging.decode import read_display_frame, read_header
 from echoshare.imaging.errors import ImageRefused
-from echoshare.imaging.preview import preview_upload
+from echoshare.imaging.preview import Preview, preview_upload
 from echoshare.imaging.stills import encode_thumbnail
 
 STAFF_THUMBNAIL_SIZE = 240
@@ -66,8 +68,11 @@ PENDING_SECONDS = 300
 def thumbnail_wanted(file: InstanceFile) -> bool:
     """True when a job should be queued for this file: no thumbnail, not undecodable, and no
     job queued in the last few minutes (each Exam page view would queue another one)."""
-    target = thumbnail_path(file)
-    if target.exists() or refused_marker(file).exists():
+    return _wanted(thumbnail_path(file))
+
+
+def _wanted(target: Path) -> bool:
+    if target.exists() or target.with_suffix(".refused").exists():
         return False
     return pending_claim(target.with_suffix(".pending"))
 
@@ -112,19 +117,43 @@ def media_thumbnail_path(media: ExportedMedia) -> Path:
     return thumbnail_dir() / media.sha256[:2] / f"{media.sha256}.jpg"
 
 
+def media_refused_marker(media: ExportedMedia) -> Path:
+    """Written when the upload cannot be decoded (any more): the request stops queueing."""
+    return media_thumbnail_path(media).with_suffix(".refused")
+
+
+def media_thumbnail_wanted(media: ExportedMedia) -> bool:
+    """True (and marked pending) when a job should be queued to make the upload's thumbnail
+    again: none, not undecodable, and none queued in the last few minutes."""
+    return _wanted(media_thumbnail_path(media))
+
+
 def media_thumbnail_make(*, media: ExportedMedia) -> Path | None:
     """The staff thumbnail of an uploaded JPEG/PNG/MP4 (idempotent); None if undecodable."""
     target = media_thumbnail_path(media)
     if target.exists():
         return target
     try:
-        preview = preview_upload(
-            media_path(media), settings=render_settings(), max_size=STAFF_THUMBNAIL_SIZE
-        )
-    except ImageRefused:
+        preview = _media_preview(media)
+    except ImageRefused as exc:
+        _write(media_refused_marker(media), str(exc).encode())
         return None
     _write(target, preview.jpeg)
+    target.with_suffix(".pending").unlink(missing_ok=True)
     return _kept_if(target, ExportedMedia.objects.filter(pk=media.pk).exists)
+
+
+def _media_preview(media: ExportedMedia) -> Preview:
+    """The upload's thumbnail-sized preview, or ImageRefused and never another error: a job
+    that raised would be retried for nothing while the page waits for it."""
+    try:
+        path = media_path(media)
+    except ValueError as exc:  # a tampered row naming a path outside the archive
+        raise ImageRefused("the stored file's path is not inside the archive") from exc
+    try:
+        return preview_upload(path, settings=render_settings(), max_size=STAFF_THUMBNAIL_SIZE)
+    except OSError as exc:  # gone or unreadable (a damaged file is ImageRefused already)
+        raise ImageRefused(f"the stored file cannot be read: {exc.strerror}") from exc
 
 
 def _kept_if(target: Path, source_archived: Callable[[], bool]) -> Path | None:
