@@ -208,7 +208,7 @@ def _look_up(header: InstanceHeader) -> _Lookup | None:
         with connection.cursor() as cursor:
             cursor.execute(_PROBE_SQL, [header.sop_instance_uid, header.study_instance_uid])
             instance_known, study_known = cursor.fetchone()
-        known = _known_instance(header.sop_instance_uid) if instance_known else None
+        known = _instance_loaded(header.sop_instance_uid) if instance_known else None
         if study_known:
             return _Lookup(known, study_absent=False)
         return _Lookup(known, study_absent=True, appointment=_appointment_for(header))
@@ -297,6 +297,10 @@ def _known_instance(sop_instance_uid: str) -> Instance | None:
     a probe of the unique index alone answers that, the full row is loaded only for a re-send."""
     if not Instance.objects.filter(sop_instance_uid=sop_instance_uid).exists():
         return None
+    return _instance_loaded(sop_instance_uid)
+
+
+def _instance_loaded(sop_instance_uid: str) -> Instance | None:
     found = (
         Instance.objects.select_related("study__appointment__patient")
         .filter(sop_instance_uid=sop_instance_uid)

@@ -17,6 +17,7 @@ from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 
@@ -79,45 +80,31 @@ class StaffIdleMiddleware:
 _DENIED_REASON = "_echoshare_denied_reason"  # set on the request by process_exception
 
 
-def _first(values: Any) -> str:
-    """The first non-empty value of a `values_list(...).first()` row (a value or a tuple)."""
-    row = values if isinstance(values, tuple) else (values,)
-    return next((str(value) for value in row if value), "")
-
-
-# The patient behind a staff URL, from the URL's own arguments: one indexed query each.
-_PATIENT_BY_URL_ARGUMENT: dict[str, Callable[[Any], str]] = {
-    "accession_number": lambda value: _first(
-        Appointment.objects.filter(accession_number=value)
-        .values_list("patient__patient_id", flat=True)
-        .first()
-    ),
-    "reference": lambda value: _first(
-        Message.objects.filter(reference=value).values_list("patient_ref", flat=True).first()
-    ),
-    "study_key": lambda value: _first(
-        Study.objects.filter(key=value)
-        .values_list("appointment__patient__patient_id", "patient_id")
-        .first()
-    ),
+# The columns that name a row's patient, first non-empty wins (an unmatched study: as received).
+_PATIENT_COLUMNS: dict[type[Model], tuple[str, ...]] = {
+    Patient: ("patient_id",),
+    Appointment: ("patient__patient_id",),
+    Study: ("appointment__patient__patient_id", "patient_id"),
+    Message: ("patient_ref",),
+}
+# The row behind a staff URL, from the URL's own argument: one indexed query each ...
+_ROW_BY_URL_ARGUMENT: dict[str, tuple[type[Model], str]] = {
+    "accession_number": (Appointment, "accession_number"),
+    "reference": (Message, "reference"),
+    "study_key": (Study, "key"),
 }
 # ... and behind an admin page of one object ("<app>_<model>_<view>", argument object_id).
-_PATIENT_BY_ADMIN_OBJECT: dict[str, Callable[[int], str]] = {
-    "clinic_patient": lambda pk: _first(
-        Patient.objects.filter(pk=pk).values_list("patient_id", flat=True).first()
-    ),
-    "clinic_appointment": lambda pk: _first(
-        Appointment.objects.filter(pk=pk).values_list("patient__patient_id", flat=True).first()
-    ),
-    "archive_study": lambda pk: _first(
-        Study.objects.filter(pk=pk)
-        .values_list("appointment__patient__patient_id", "patient_id")
-        .first()
-    ),
-    "notify_message": lambda pk: _first(
-        Message.objects.filter(pk=pk).values_list("patient_ref", flat=True).first()
-    ),
+_ROW_BY_ADMIN_OBJECT: dict[str, type[Model]] = {
+    "clinic_patient": Patient,
+    "clinic_appointment": Appointment,
+    "archive_study": Study,
+    "notify_message": Message,
 }
+
+
+def _patient_of(model: type[Model], **lookup: Any) -> str:
+    row = model._default_manager.filter(**lookup).values_list(*_PATIENT_COLUMNS[model]).first()
+    return next((str(value) for value in row or () if value), "")
 
 
 def _patient_ref(request: HttpRequest) -> str:
@@ -125,13 +112,13 @@ def _patient_ref(request: HttpRequest) -> str:
     match = request.resolver_match
     if match is None:
         return ""
-    for argument, lookup in _PATIENT_BY_URL_ARGUMENT.items():
+    for argument, (model, column) in _ROW_BY_URL_ARGUMENT.items():
         if argument in match.kwargs:
-            return lookup(match.kwargs[argument])
+            return _patient_of(model, **{column: match.kwargs[argument]})
     object_id = str(match.kwargs.get("object_id", ""))
     if match.namespace == "admin" and object_id.isdigit() and match.url_name:
-        lookup_admin = _PATIENT_BY_ADMIN_OBJECT.get(match.url_name.rsplit("_", 1)[0])
-        return lookup_admin(int(object_id)) if lookup_admin else ""
+        model_of_page = _ROW_BY_ADMIN_OBJECT.get(match.url_name.rsplit("_", 1)[0])
+        return _patient_of(model_of_page, pk=int(object_id)) if model_of_page else ""
     return ""
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -20,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.conf import settings
-from django.db import connection
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, UltrasoundMultiFrameImageStorage, generate_uid
 from pynetdicom import AE, _config
@@ -28,6 +26,7 @@ from pynetdicom import AE, _config
 from echoshare.archive.models import InstanceFile
 from echoshare.dicomnet.spool import SPOOL_PREFIX
 from tests.dicomnet.conftest import ARCHIVE_AE
+from tests.portal import processes
 
 pytestmark = [pytest.mark.dicom, pytest.mark.slow]
 
@@ -43,20 +42,6 @@ class Cine:
     path: Path
     data_set_sha256: str  # of the bytes after the File Meta: what goes over the wire
     data_set_length: int
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _sha256(path: Path, start: int) -> str:
@@ -144,10 +129,10 @@ def dicom_process(
 ) -> Iterator[tuple[int, int, dict[str, str]]]:
     """`echoshare dicom` on a free port against the test database and this test's archive;
     yields its pid, port and environment, and stops it with SIGTERM afterwards."""
-    port = _free_port()
+    port = processes.free_port()
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": processes.database_url(),
         "ECHOSHARE_DATA_DIR": str(settings.DATA_DIR),
         "ECHOSHARE_ARCHIVE_DIR": str(settings.ARCHIVE_DIR),
         "ECHOSHARE_LOG_LEVEL": "warning",

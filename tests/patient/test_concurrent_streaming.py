@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import random
 import re
-import socket
 import tempfile
 import time
 import uuid
@@ -53,23 +52,10 @@ class Patient:
     cookies: dict[str, str]  # of the session that gave this share's password
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
-
-
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`echoshare web` with its default two workers on a free port; stopped afterwards."""
-    port = _free_port()
+    port = processes.free_port()
     log_path = tmp_path / "web.log"
     env = {
         "ECHOSHARE_HTTP_PORT": str(port),
@@ -79,7 +65,7 @@ def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     process = processes.start("web", log_path, **env)
     base = f"http://127.0.0.1:{port}"
     try:
-        processes.wait_for(lambda: _answers(f"{base}/healthz"), process, "the web server")
+        processes.wait_for(lambda: processes.answers(f"{base}/healthz"), process, "the web server")
         yield base, log_path
     finally:
         processes.stop(process)

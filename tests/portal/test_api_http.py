@@ -4,7 +4,6 @@ file over the limit refused while it streams, and logs without the key, token or
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,29 +17,16 @@ from tests.portal.conftest import default_upload
 from tests.portal.factories import cheap_argon2_hash, jpeg_bytes, make_clinic
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
-
-
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """`echoshare web` on a free port against the test database; stopped afterwards."""
-    port = _free_port()
+    port = processes.free_port()
     log_path = tmp_path / "web.log"
     env = {"ECHOSHARE_HTTP_PORT": str(port), "ECHOSHARE_WEB_WORKERS": "1"}
     process = processes.start("web", log_path, ECHOSHARE_PORTAL_MAX_ITEM_MB="1", **env)
     base = f"http://127.0.0.1:{port}"
     try:
-        processes.wait_for(lambda: _answers(f"{base}/healthz"), process, "the web server")
+        processes.wait_for(lambda: processes.answers(f"{base}/healthz"), process, "the web server")
         yield base, log_path
     finally:
         processes.stop(process)

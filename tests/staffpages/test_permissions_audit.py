@@ -200,10 +200,10 @@ def test_a_failing_audit_write_still_answers_403_and_logs(
 def test_a_failing_patient_lookup_still_answers_403(
     client_for: Any, exam: Appointment, monkeypatch: Any
 ) -> None:
-    def broken(value: Any) -> str:
+    def broken(model: Any, **lookup: Any) -> str:
         raise OperationalError("connection lost")
 
-    monkeypatch.setitem(middleware._PATIENT_BY_URL_ARGUMENT, "accession_number", broken)
+    monkeypatch.setattr(middleware, "_patient_of", broken)
     client = client_for("frontdesk")
     response = client.post(f"/staff/exams/{exam.accession_number}/send")
     assert response.status_code == 403
